@@ -10,4 +10,5 @@ C_COPTS = [
     "-Wstrict-prototypes",
     "-Wmissing-prototypes",
     "-Wno-unused-parameter",
+    "-Wno-format-zero-length",
 ]

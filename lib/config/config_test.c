@@ -1,0 +1,177 @@
+/* config_test.c - defaults, good values and every kind of bad value, with
+ * the variable named in the error line. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/config/config.h"
+#include "lib/log/log.h"
+
+static char logged[4096];
+static int log_pipe[2];
+
+static int setup(void **state)
+{
+    assert_int_equal(pipe(log_pipe), 0);
+    log_set_fd(log_pipe[1]);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    log_set_fd(STDOUT_FILENO);
+    close(log_pipe[0]);
+    close(log_pipe[1]);
+    return 0;
+}
+
+/* What the code under test logged since the last call. */
+static const char *drain_log(void)
+{
+    ssize_t n;
+
+    log_set_fd(STDOUT_FILENO);
+    close(log_pipe[1]);
+    n = read(log_pipe[0], logged, sizeof(logged) - 1);
+    close(log_pipe[0]);
+    logged[n > 0 ? n : 0] = '\0';
+    setup(NULL);
+    return logged;
+}
+
+static void test_config_defaults(void **state)
+{
+    char s[16];
+    long x;
+    uint16_t port;
+
+    unsetenv("T_STR");
+    unsetenv("T_NUM");
+    assert_int_equal(config_str("T_STR", "dflt", s, sizeof(s)), 0);
+    assert_string_equal(s, "dflt");
+    assert_int_equal(config_long("T_NUM", 7, 1, 10, &x), 0);
+    assert_int_equal(x, 7);
+    setenv("T_NUM", "", 1);
+    assert_int_equal(config_port("T_NUM", 5000, &port), 0);
+    assert_int_equal(port, 5000);
+}
+
+static void test_config_long_range(void **state)
+{
+    long x;
+
+    setenv("T_NUM", "10", 1);
+    assert_int_equal(config_long("T_NUM", 7, 1, 10, &x), 0);
+    assert_int_equal(x, 10);
+    setenv("T_NUM", "11", 1);
+    assert_int_equal(config_long("T_NUM", 7, 1, 10, &x), -EINVAL);
+    assert_non_null(strstr(drain_log(), "\"variable\":\"T_NUM\""));
+    setenv("T_NUM", "5x", 1);
+    assert_int_equal(config_long("T_NUM", 7, 1, 10, &x), -EINVAL);
+    assert_non_null(strstr(drain_log(), "from 1 to 10"));
+}
+
+static void test_config_port_rejects_words(void **state)
+{
+    uint16_t port;
+
+    setenv("PORT", "http", 1);
+    assert_int_equal(config_port("PORT", 5000, &port), -EINVAL);
+    assert_non_null(strstr(drain_log(), "\"value\":\"http\""));
+    setenv("PORT", "65536", 1);
+    assert_int_equal(config_port("PORT", 5000, &port), -EINVAL);
+    unsetenv("PORT");
+}
+
+static void test_config_str_too_long(void **state)
+{
+    char s[4];
+
+    setenv("T_STR", "abcd", 1);
+    assert_int_equal(config_str("T_STR", "", s, sizeof(s)), -EINVAL);
+    assert_non_null(strstr(drain_log(), "longer than 3"));
+}
+
+static void test_config_url_parts(void **state)
+{
+    struct config_url u;
+
+    setenv("T_URL", "redis://:s3cret@cache.local:6380/0", 1);
+    assert_int_equal(config_url("T_URL", "", "redis", 6379, &u), 0);
+    assert_string_equal(u.host, "cache.local");
+    assert_int_equal(u.port, 6380);
+    assert_string_equal(u.password, "s3cret");
+    assert_string_equal(u.user, "");
+
+    assert_int_equal(config_parse_url("nats://nats", "nats", 4222, &u), 0);
+    assert_string_equal(u.host, "nats");
+    assert_int_equal(u.port, 4222);
+    assert_int_equal(config_parse_url("nats://[::1]:4", "nats", 4222, &u), 0);
+    assert_string_equal(u.host, "[::1]");
+    assert_int_equal(u.port, 4);
+}
+
+static void test_config_url_bad(void **state)
+{
+    struct config_url u;
+
+    setenv("NATS_URL", "http://nats:4222", 1);
+    assert_int_equal(config_url("NATS_URL", "", "nats", 4222, &u), -EINVAL);
+    assert_non_null(strstr(drain_log(), "\"variable\":\"NATS_URL\""));
+    assert_int_equal(config_parse_url("nats://:4222", "nats", 1, &u), -EINVAL);
+    assert_int_equal(config_parse_url("nats://h:0", "nats", 1, &u), -EINVAL);
+    assert_int_equal(config_parse_url("nats://h:", "nats", 1, &u), -EINVAL);
+    assert_int_equal(config_parse_url("nats://h x", "nats", 1, &u), -EINVAL);
+    unsetenv("NATS_URL");
+}
+
+static void test_config_secret_file(void **state)
+{
+    char path[] = "/tmp/config_test.XXXXXX";
+    char s[32];
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "pw-from-file\nignored\n", 21), 21);
+    close(fd);
+    unsetenv("T_PW");
+    setenv("T_PW_FILE", path, 1);
+    assert_int_equal(config_secret("T_PW", "", s, sizeof(s)), 0);
+    assert_string_equal(s, "pw-from-file");
+
+    setenv("T_PW", "direct", 1);
+    assert_int_equal(config_secret("T_PW", "", s, sizeof(s)), -EINVAL);
+    assert_non_null(strstr(drain_log(), "T_PW_FILE"));
+
+    unsetenv("T_PW");
+    setenv("T_PW_FILE", "/nonexistent/pw", 1);
+    assert_int_equal(config_secret("T_PW", "", s, sizeof(s)), -EINVAL);
+    unlink(path);
+    unsetenv("T_PW_FILE");
+    setenv("T_PW", "direct", 1);
+    assert_int_equal(config_secret("T_PW", "", s, sizeof(s)), 0);
+    assert_string_equal(s, "direct");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_long_range),
+        cmocka_unit_test(test_config_port_rejects_words),
+        cmocka_unit_test(test_config_str_too_long),
+        cmocka_unit_test(test_config_url_parts),
+        cmocka_unit_test(test_config_url_bad),
+        cmocka_unit_test(test_config_secret_file),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
