@@ -1,0 +1,249 @@
+/* http.c - civetweb glue; see http.h. */
+#include "lib/http/http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/config/config.h"
+#include "lib/log/log.h"
+#include "lib/metrics/metrics.h"
+
+int http_send_text(struct mg_connection *c, int status, const char *type,
+                   const char *body, size_t len)
+{
+    char clen[24];
+
+    snprintf(clen, sizeof(clen), "%zu", len);
+    mg_response_header_start(c, status);
+    mg_response_header_add(c, "Content-Type", type, -1);
+    mg_response_header_add(c, "Content-Length", clen, -1);
+    mg_response_header_add(c, "Cache-Control", "no-store", -1);
+    mg_response_header_send(c);
+    if (len && strcmp(mg_get_request_info(c)->request_method, "HEAD") != 0)
+        mg_write(c, body, len);
+    return status;
+}
+
+int http_send_json(struct mg_connection *c, int status, json_t *body,
+                   const char *extra_headers)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    char clen[24];
+    size_t len;
+
+    json_decref(body);
+    if (!text)
+        return http_send_text(c, 500, "application/json",
+                              "{\"error\":\"out of memory\"}", 25);
+    len = strlen(text);
+    snprintf(clen, sizeof(clen), "%zu", len);
+    mg_response_header_start(c, status);
+    mg_response_header_add(c, "Content-Type", "application/json", -1);
+    mg_response_header_add(c, "Content-Length", clen, -1);
+    mg_response_header_add(c, "Cache-Control", "no-store", -1);
+    if (extra_headers)
+        mg_response_header_add_lines(c, extra_headers);
+    mg_response_header_send(c);
+    if (strcmp(mg_get_request_info(c)->request_method, "HEAD") != 0)
+        mg_write(c, text, len);
+    free(text);
+    return status;
+}
+
+int http_send_error(struct mg_connection *c, int status, const char *msg)
+{
+    return http_send_json(c, status, json_pack("{s:s}", "error", msg), NULL);
+}
+
+int http_read_body(struct mg_connection *c, char *buf, size_t cap,
+                   size_t *len)
+{
+    long long declared = mg_get_request_info(c)->content_length;
+    size_t got = 0;
+    int n;
+
+    *len = 0;
+    if (declared >= (long long)cap)
+        return -E2BIG;
+    while (got < cap - 1) {
+        n = mg_read(c, buf + got, cap - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    if (got == cap - 1 && declared < 0 && mg_read(c, buf + got, 1) > 0)
+        return -E2BIG;
+    if (declared >= 0 && got != (size_t)declared)
+        return -EIO;
+    *len = got;
+    return 0;
+}
+
+static int is_get(struct mg_connection *c)
+{
+    const char *m = mg_get_request_info(c)->request_method;
+
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+static int on_healthz(struct mg_connection *c, void *arg)
+{
+    if (!is_get(c))
+        return http_send_error(c, 405, "use GET for /healthz");
+    return http_send_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL);
+}
+
+static int on_readyz(struct mg_connection *c, void *arg)
+{
+    const struct http_opts *o = arg;
+    char why[200] = "";
+
+    if (!is_get(c))
+        return http_send_error(c, 405, "use GET for /readyz");
+    if (o->ready && o->ready(o->ready_arg, why, sizeof(why)) != 0)
+        return http_send_json(
+            c, 503, json_pack("{s:b,s:s}", "ready", 0, "reason", why), NULL);
+    return http_send_json(c, 200, json_pack("{s:b}", "ready", 1), NULL);
+}
+
+static int on_metrics(struct mg_connection *c, void *arg)
+{
+    struct metrics *m = arg;
+    char *text;
+    size_t len;
+    int status;
+
+    if (!is_get(c))
+        return http_send_error(c, 405, "use GET for /metrics");
+    if (metrics_render(m, &text, &len))
+        return http_send_error(c, 500, "out of memory");
+    status = http_send_text(c, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+    return status;
+}
+
+/* civetweb's own errors (no such file, bad request...) as JSON too. */
+static int on_error(struct mg_connection *c, int status, const char *msg)
+{
+    const char *text = status == 404   ? "no such path"
+                       : status == 405 ? "method not allowed"
+                                       : msg;
+
+    http_send_error(c, status, text);
+    return 0;
+}
+
+/* The listen/threads/doc_root options, then the caller's extras. */
+static int build_options(const struct http_opts *o, char *threads, size_t n,
+                         const char **opts, size_t cap)
+{
+    size_t k = 0, i;
+
+    snprintf(threads, n, "%u", o->threads ? o->threads : 32);
+    opts[k++] = "listening_ports";
+    opts[k++] = o->listen;
+    opts[k++] = "num_threads";
+    opts[k++] = threads;
+    opts[k++] = "request_timeout_ms";
+    opts[k++] = "30000";
+    opts[k++] = "enable_keep_alive";
+    opts[k++] = "yes";
+    opts[k++] = "listen_backlog";
+    opts[k++] = "1024";
+    opts[k++] = "connection_queue";
+    opts[k++] = "1024";
+    if (o->doc_root) {
+        opts[k++] = "document_root";
+        opts[k++] = o->doc_root;
+    }
+    for (i = 0; o->extra && o->extra[i]; i += 2) {
+        if (k + 3 > cap)
+            return -EINVAL;
+        opts[k++] = o->extra[i];
+        opts[k++] = o->extra[i + 1];
+    }
+    opts[k] = NULL;
+    return 0;
+}
+
+int http_start(struct mg_context **out, const struct http_opts *o)
+{
+    struct mg_callbacks cb;
+    const char *opts[48];
+    char threads[16], ebuf[256], q[300];
+    struct mg_init_data init;
+    struct mg_error_data err;
+    struct mg_context *ctx;
+
+    *out = NULL;
+    if (build_options(o, threads, sizeof(threads), opts, 48))
+        return -EINVAL;
+    mg_init_library(MG_FEATURES_WEBSOCKET);
+    memset(&cb, 0, sizeof(cb));
+    cb.http_error = on_error;
+    memset(&init, 0, sizeof(init));
+    init.callbacks = &cb;
+    init.user_data = o->user;
+    init.configuration_options = opts;
+    memset(&err, 0, sizeof(err));
+    ebuf[0] = '\0';
+    err.text = ebuf;
+    err.text_buffer_size = sizeof(ebuf);
+    ctx = mg_start2(&init, &err);
+    if (!ctx) {
+        log_error("http_start_failed", "\"listen\":\"%s\",\"error\":%s",
+                  o->listen, log_quote(q, sizeof(q), ebuf));
+        return strstr(ebuf, "in use") ? -EADDRINUSE : -EINVAL;
+    }
+    mg_set_request_handler(ctx, "/healthz$", on_healthz, NULL);
+    mg_set_request_handler(ctx, "/readyz$", on_readyz, (void *)o);
+    if (o->metrics)
+        mg_set_request_handler(ctx, "/metrics$", on_metrics, o->metrics);
+    *out = ctx;
+    return 0;
+}
+
+void http_stop(struct mg_context *ctx)
+{
+    if (ctx)
+        mg_stop(ctx);
+}
+
+uint16_t http_port(const struct mg_context *ctx)
+{
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(ctx, 4, ports);
+
+    return n > 0 ? (uint16_t)ports[0].port : 0;
+}
+
+int http_healthcheck(uint16_t port)
+{
+    struct mg_connection *c;
+    char ebuf[128];
+    int status;
+
+    mg_init_library(0);
+    c = mg_download("127.0.0.1", port, 0, ebuf, sizeof(ebuf),
+                    "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    if (!c)
+        return -ECONNREFUSED;
+    status = mg_get_response_info(c)->status_code;
+    mg_close_connection(c);
+    return status == 200 ? 0 : -EIO;
+}
+
+int http_healthcheck_main(int argc, char **argv, const char *port_var,
+                          uint16_t def_port)
+{
+    uint16_t port;
+
+    if (argc < 2 || strcmp(argv[1], "--healthcheck") != 0)
+        return -1;
+    if (config_port(port_var, def_port, &port))
+        return CONFIG_EXIT;
+    return http_healthcheck(port) == 0 ? 0 : 1;
+}
