@@ -1,0 +1,133 @@
+// Browser tests of ui/vote and ui/result against the running local stack
+// (tools/run): first straight at the services (they serve the pages too),
+// then through Debian's nginx with the two ui/*/nginx.conf files.
+// One file, so the tests run one after another on the shared stack.
+import { after, before, test } from 'node:test';
+import {
+  assert, launchBrowser, LIVE_MS, noScriptVote, requireStack, RESULT_URL,
+  startNginx, VOTE_URL, voteFlow, waitCounts, counts,
+} from './lib.mjs';
+
+let browser;
+
+before(async () => {
+  await requireStack();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('direct: vote a, live result, change to b, reload keeps b', async (t) => {
+  const r = await voteFlow(browser, VOTE_URL, RESULT_URL, 'direct',
+    (m) => t.diagnostic(m));
+  t.diagnostic(`screenshots: ${r.files.join(' ')}`);
+  await r.ctx.close();
+});
+
+test('direct: without JavaScript the form votes and comes back', async () => {
+  await noScriptVote(browser, VOTE_URL, 'a');
+});
+
+test('direct: a 503 says "try again" and is retried by itself', async () => {
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    let posts = 0;
+    await page.route('**/api/vote', (route) => {
+      if (route.request().method() !== 'POST')
+        return route.continue();
+      if (posts++ === 0) {
+        return route.fulfill({
+          status: 503, headers: { 'Retry-After': '1' },
+          contentType: 'application/json', body: '{"error":"unavailable"}',
+        });
+      }
+      return route.continue();
+    });
+    await page.goto(VOTE_URL + '/');
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.click('#option-a');
+    await page.waitForFunction(() =>
+      /try again/i.test(document.getElementById('status').textContent),
+    null, { timeout: 3000 });
+    assert.equal(await page.getAttribute('#status', 'data-kind'), 'retry');
+    await page.waitForSelector('#option-a[aria-pressed="true"]',
+      { timeout: 5000 });
+    assert.match(await page.textContent('#status'), /You voted for/);
+    assert.equal(posts, 2, 'one failed POST, one retry');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('nginx: the same flow through both nginx.conf, WebSocket included',
+  async (t) => {
+    const voteNginx = await startNginx('vote', 'vote', VOTE_URL);
+    let resultNginx;
+    let r;
+    try {
+      resultNginx = await startNginx('result', 'result', RESULT_URL);
+      t.diagnostic(`vote-ui ${voteNginx.url}, result-ui ${resultNginx.url}`);
+
+      // Files, health, caching, gzip, and build files kept private.
+      for (const ui of [voteNginx, resultNginx]) {
+        const health = await fetch(ui.url + '/healthz');
+        assert.equal(health.status, 200);
+        assert.equal((await health.text()).trim(), 'ok');
+        const page = await fetch(ui.url + '/');
+        assert.equal(page.status, 200);
+        assert.equal(page.headers.get('cache-control'), 'no-cache');
+        const js = await fetch(ui.url + '/app.js',
+          { headers: { 'Accept-Encoding': 'gzip' } });
+        assert.equal(js.status, 200);
+        assert.match(js.headers.get('cache-control'), /max-age=\d+/);
+        assert.equal(js.headers.get('content-encoding'), 'gzip');
+        assert.ok(js.headers.get('etag'), 'css/js revalidate by ETag');
+        for (const p of ['/nginx.conf', '/Dockerfile', '/.dockerignore'])
+          assert.equal((await fetch(ui.url + p)).status, 404, p);
+      }
+      const opts = await fetch(voteNginx.url + '/api/options');
+      assert.equal(opts.status, 200);
+      assert.equal(opts.headers.get('cache-control'), null,
+        'nginx adds no Cache-Control to /api/');
+
+      r = await voteFlow(browser, voteNginx.url, resultNginx.url, 'nginx',
+        (m) => t.diagnostic(m));
+      t.diagnostic(`screenshots: ${r.files.join(' ')}`);
+      const wsPrefix = resultNginx.url.replace(/^http/, 'ws') +
+        '/api/results/ws';
+      assert.ok(r.sockets.every((u) => u === wsPrefix),
+        `the WebSocket went through nginx: ${r.sockets}`);
+
+      await noScriptVote(browser, voteNginx.url, 'b');
+
+      // Drop the socket: stop result-ui's nginx, see "reconnecting",
+      // start it again on the same port, see "live" and live numbers.
+      await resultNginx.stop();
+      await r.result.waitForSelector('#conn[data-state="reconnecting"]',
+        { timeout: 5000 });
+      resultNginx = await startNginx('result', 'result', RESULT_URL,
+        resultNginx.port);
+      await r.result.waitForSelector('#conn[data-state="live"]',
+        { timeout: 20000 });
+      const now = await counts(r.result);
+      const page = await r.ctx.browser().newPage();   // a fresh voter
+      try {
+        await page.goto(voteNginx.url + '/');
+        await page.waitForSelector('body[data-ready="true"]');
+        await page.click('#option-a');
+        await page.waitForSelector('#option-a[aria-pressed="true"]');
+      } finally {
+        await page.close();
+      }
+      await waitCounts(r.result,
+        { a: now.a + 1, b: now.b, total: now.total + 1 }, LIVE_MS);
+      assert.ok(r.sockets.length >= 2, 'the page opened a new WebSocket');
+    } finally {
+      await r?.ctx.close().catch(() => {});
+      await resultNginx?.stop();
+      await voteNginx.stop();
+    }
+  });

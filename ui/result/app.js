@@ -1,0 +1,209 @@
+/* Results page: a snapshot from GET /api/results, then live snapshots from
+ * the WebSocket /api/results/ws (each text frame is a full JSON snapshot
+ * {"options":[{"id","label","votes"}],"total","as_of"}). A dropped socket
+ * is reopened with capped exponential backoff and jitter. */
+(function () {
+  'use strict';
+
+  var RECONNECT_BASE_MS = 500;
+  var RECONNECT_CAP_MS = 15000;
+
+  var listEl = document.getElementById('results');
+  var totalEl = document.getElementById('total');
+  var asOfLine = document.getElementById('as-of-line');
+  var asOfEl = document.getElementById('as-of');
+  var connEl = document.getElementById('conn');
+  var connText = document.getElementById('conn-text');
+
+  var ws = null;
+  var attempt = 0;          /* failed connections since the last frame */
+  var timer = null;
+  var frames = 0;           /* WebSocket snapshots rendered so far */
+
+  function siblingUrl(prefixFrom, prefixTo, port) {
+    var u = new URL(location.href);
+    if (u.hostname.indexOf(prefixFrom) === 0)
+      u.hostname = prefixTo + u.hostname.slice(prefixFrom.length);
+    else
+      u.port = port;
+    u.pathname = '/';
+    u.search = '';
+    u.hash = '';
+    return u.href;
+  }
+
+  function plural(n, one, many) {
+    return n + '\u00a0' + (n === 1 ? one : many);
+  }
+
+  function count(v) {
+    var n = Number(v);
+    return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+  }
+
+  /* Whole percentages that add up to 100 (largest remainder). */
+  function percentages(votes, total) {
+    if (!total)
+      return votes.map(function () { return 0; });
+    var exact = votes.map(function (v) { return v * 100 / total; });
+    var pct = exact.map(Math.floor);
+    var left = 100 - pct.reduce(function (s, p) { return s + p; }, 0);
+    var order = exact.map(function (e, i) { return i; }).sort(function (i, j) {
+      return (exact[j] - pct[j]) - (exact[i] - pct[i]);
+    });
+    for (var k = 0; k < left && k < order.length; k++)
+      pct[order[k]]++;
+    return pct;
+  }
+
+  function itemFor(id) {
+    var items = listEl.children;
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].getAttribute('data-option') === id)
+        return items[i];
+    }
+    var li = items[0].cloneNode(true);
+    li.className = 'result option-' + id.replace(/[^a-z0-9_-]/gi, '');
+    li.setAttribute('data-option', id);
+    listEl.appendChild(li);
+    return li;
+  }
+
+  function render(snap) {
+    if (!snap || !Array.isArray(snap.options))
+      return;
+    var opts = snap.options.filter(function (o) {
+      return o && typeof o.id === 'string' && o.id;
+    });
+    var votes = opts.map(function (o) { return count(o.votes); });
+    var sum = votes.reduce(function (s, v) { return s + v; }, 0);
+    var total = snap.total === undefined ? sum : count(snap.total);
+    var pct = percentages(votes, sum);
+    var top = Math.max.apply(null, votes.concat([0]));
+
+    opts.forEach(function (o, i) {
+      var li = itemFor(o.id);
+      li.setAttribute('data-votes', String(votes[i]));
+      li.classList.toggle('leading', top > 0 && votes[i] === top);
+      li.querySelector('.result-label').textContent =
+        typeof o.label === 'string' && o.label ? o.label : o.id;
+      li.querySelector('.result-pct').textContent = pct[i] + '%';
+      li.querySelector('.result-votes').textContent =
+        plural(votes[i], 'vote', 'votes');
+      li.querySelector('.bar-fill').style.width = pct[i] + '%';
+    });
+
+    totalEl.setAttribute('data-total', String(total));
+    totalEl.textContent = total === 0 ? 'No votes yet' :
+      plural(total, 'vote', 'votes');
+
+    var when = snap.as_of ? new Date(snap.as_of) : null;
+    if (when && !isNaN(when.getTime())) {
+      asOfEl.dateTime = snap.as_of;
+      asOfEl.textContent = when.toLocaleTimeString();
+      asOfLine.hidden = false;
+    }
+    document.title = (opts.length === 2 ?
+      opts[0].label + ' ' + pct[0] + '% \u00b7 ' + opts[1].label + ' ' +
+      pct[1] + '% \u2013 ' : '') + 'Results';
+  }
+
+  function setConn(state, text) {
+    connEl.setAttribute('data-state', state);
+    connText.textContent = text;
+  }
+
+  /* A frame that arrived while this fetch was in flight is newer. */
+  function fetchSnapshot() {
+    var seen = frames;
+    return fetch('/api/results', {
+      headers: { Accept: 'application/json' },
+      cache: 'no-store'
+    }).then(function (res) {
+      if (!res.ok)
+        throw new Error('HTTP ' + res.status);
+      return res.json();
+    }).then(function (snap) {
+      if (frames === seen)
+        render(snap);
+    }).catch(function () {
+      /* The socket (or the next attempt) will bring the numbers. */
+    });
+  }
+
+  function socketUrl() {
+    return (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' +
+      location.host + '/api/results/ws';
+  }
+
+  function schedule() {
+    var ms = Math.min(RECONNECT_CAP_MS,
+                      RECONNECT_BASE_MS * Math.pow(2, attempt));
+    ms = Math.round(ms / 2 + Math.random() * ms / 2);
+    attempt++;
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      timer = null;
+      fetchSnapshot();
+      connect();
+    }, ms);
+  }
+
+  function connect() {
+    var sock;
+
+    try {
+      sock = new WebSocket(socketUrl());
+    } catch (e) {
+      setConn('reconnecting', 'Reconnecting\u2026');
+      schedule();
+      return;
+    }
+    ws = sock;
+    sock.onopen = function () {
+      setConn('live', 'Live');
+    };
+    sock.onmessage = function (ev) {
+      var snap;
+      if (typeof ev.data !== 'string')
+        return;
+      try {
+        snap = JSON.parse(ev.data);
+      } catch (e) {
+        return;
+      }
+      frames++;
+      attempt = 0;          /* only a frame proves the link works */
+      setConn('live', 'Live');
+      render(snap);
+    };
+    sock.onclose = function () {
+      if (ws !== sock)
+        return;
+      ws = null;
+      setConn('reconnecting', 'Reconnecting\u2026');
+      schedule();
+    };
+  }
+
+  /* Back online or back to the tab: don't wait out a long backoff. */
+  function reconnectNow() {
+    if (ws || !timer)
+      return;
+    clearTimeout(timer);
+    timer = null;
+    attempt = 0;
+    fetchSnapshot();
+    connect();
+  }
+
+  document.getElementById('vote-link').href =
+    siblingUrl('result.', 'vote.', '5000');
+  window.addEventListener('online', reconnectNow);
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'visible')
+      reconnectNow();
+  });
+  fetchSnapshot();
+  connect();
+})();
