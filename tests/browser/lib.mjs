@@ -188,6 +188,7 @@ async function waitVoteReady(page) {
 async function shot(page, name) {
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const file = path.join(OUT_DIR, name);
+  await page.waitForTimeout(600);         // let the bars finish moving
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }

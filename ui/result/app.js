@@ -80,11 +80,13 @@
     var total = snap.total === undefined ? sum : count(snap.total);
     var pct = percentages(votes, sum);
     var top = Math.max.apply(null, votes.concat([0]));
+    var leaders = votes.filter(function (v) { return v === top; }).length;
 
     opts.forEach(function (o, i) {
       var li = itemFor(o.id);
       li.setAttribute('data-votes', String(votes[i]));
-      li.classList.toggle('leading', top > 0 && votes[i] === top);
+      li.classList.toggle('leading',
+                          top > 0 && leaders === 1 && votes[i] === top);
       li.querySelector('.result-label').textContent =
         typeof o.label === 'string' && o.label ? o.label : o.id;
       li.querySelector('.result-pct').textContent = pct[i] + '%';
@@ -197,6 +199,7 @@
     connect();
   }
 
+  document.documentElement.classList.remove('no-js');
   document.getElementById('vote-link').href =
     siblingUrl('result.', 'vote.', '5000');
   window.addEventListener('online', reconnectNow);
