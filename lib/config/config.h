@@ -13,11 +13,11 @@
 
 /* A parsed URL: scheme://[user][:password]@host[:port][/path]. */
 struct config_url {
-    char     raw[512];
-    char     scheme[16];
-    char     user[64];
-    char     password[128];
-    char     host[256];
+    char raw[512];
+    char scheme[16];
+    char user[64];
+    char password[128];
+    char host[256];
     uint16_t port;
 };
 

@@ -57,8 +57,7 @@ int http_send_error(struct mg_connection *c, int status, const char *msg)
     return http_send_json(c, status, json_pack("{s:s}", "error", msg), NULL);
 }
 
-int http_read_body(struct mg_connection *c, char *buf, size_t cap,
-                   size_t *len)
+int http_read_body(struct mg_connection *c, char *buf, size_t cap, size_t *len)
 {
     long long declared = mg_get_request_info(c)->content_length;
     size_t got = 0;

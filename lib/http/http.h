@@ -16,15 +16,15 @@
 struct metrics;
 
 struct http_opts {
-    const char     *listen;   /* "5000", "127.0.0.1:0", ... */
-    unsigned        threads;  /* civetweb worker threads (>= connections) */
-    const char     *doc_root; /* static files, or NULL */
-    struct metrics *metrics;  /* served on /metrics, or NULL */
+    const char *listen;      /* "5000", "127.0.0.1:0", ... */
+    unsigned threads;        /* civetweb worker threads (>= connections) */
+    const char *doc_root;    /* static files, or NULL */
+    struct metrics *metrics; /* served on /metrics, or NULL */
     /* /readyz: 0 when ready, else -errno with a reason in why. */
     int (*ready)(void *arg, char *why, size_t n);
-    void           *ready_arg;
-    void           *user;  /* mg_get_user_data() of the context */
-    const char    **extra; /* more civetweb options, NULL-terminated pairs */
+    void *ready_arg;
+    void *user;         /* mg_get_user_data() of the context */
+    const char **extra; /* more civetweb options, NULL-terminated pairs */
 };
 
 /* Starts the server; o is kept and must outlive it. -EADDRINUSE or
@@ -51,8 +51,7 @@ int http_send_text(struct mg_connection *c, int status, const char *type,
 
 /* Reads the request body into buf (NUL-terminated) and its length into
  * *len. -E2BIG when it has more than cap - 1 bytes; -EIO on a short read. */
-int http_read_body(struct mg_connection *c, char *buf, size_t cap,
-                   size_t *len);
+int http_read_body(struct mg_connection *c, char *buf, size_t cap, size_t *len);
 
 /* GETs http://127.0.0.1:port/healthz: 0 when it answers 200, else -errno. */
 int http_healthcheck(uint16_t port);

@@ -16,10 +16,10 @@
 
 struct fixture {
     struct mg_context *ctx;
-    struct metrics    *metrics;
-    struct http_opts   opts;
-    int                ready;
-    uint16_t           port;
+    struct metrics *metrics;
+    struct http_opts opts;
+    int ready;
+    uint16_t port;
 };
 
 static int ready_cb(void *arg, char *why, size_t n)
@@ -98,22 +98,22 @@ static void test_http_probes(void **state)
     struct fixture *f = *state;
     char body[1024];
 
-    assert_int_equal(request(f->port, "GET /healthz HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
-                     200);
+    assert_int_equal(
+        request(f->port, "GET /healthz HTTP/1.0\r\n\r\n", body, sizeof(body)),
+        200);
     assert_string_equal(body, "{\"status\":\"ok\"}");
     f->ready = 0;
-    assert_int_equal(request(f->port, "GET /readyz HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
-                     503);
+    assert_int_equal(
+        request(f->port, "GET /readyz HTTP/1.0\r\n\r\n", body, sizeof(body)),
+        503);
     assert_non_null(strstr(body, "nats: connection refused"));
     f->ready = 1;
-    assert_int_equal(request(f->port, "GET /readyz HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
-                     200);
-    assert_int_equal(request(f->port, "GET /metrics HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
-                     200);
+    assert_int_equal(
+        request(f->port, "GET /readyz HTTP/1.0\r\n\r\n", body, sizeof(body)),
+        200);
+    assert_int_equal(
+        request(f->port, "GET /metrics HTTP/1.0\r\n\r\n", body, sizeof(body)),
+        200);
     assert_non_null(strstr(body, "hits_total 5\n"));
 }
 
@@ -122,12 +122,13 @@ static void test_http_errors_are_json(void **state)
     struct fixture *f = *state;
     char body[1024];
 
-    assert_int_equal(request(f->port, "GET /nowhere HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
-                     404);
+    assert_int_equal(
+        request(f->port, "GET /nowhere HTTP/1.0\r\n\r\n", body, sizeof(body)),
+        404);
     assert_string_equal(body, "{\"error\":\"no such path\"}");
-    assert_int_equal(request(f->port, "POST /healthz HTTP/1.0\r\n"
-                                      "Content-Length: 0\r\n\r\n",
+    assert_int_equal(request(f->port,
+                             "POST /healthz HTTP/1.0\r\n"
+                             "Content-Length: 0\r\n\r\n",
                              body, sizeof(body)),
                      405);
     assert_non_null(strstr(body, "\"error\""));
@@ -138,21 +139,24 @@ static void test_http_body_limit(void **state)
     struct fixture *f = *state;
     char body[1024];
 
-    assert_int_equal(request(f->port, "POST /echo HTTP/1.0\r\n"
-                                      "Content-Length: 16\r\n\r\n"
-                                      "0123456789abcdef",
+    assert_int_equal(request(f->port,
+                             "POST /echo HTTP/1.0\r\n"
+                             "Content-Length: 16\r\n\r\n"
+                             "0123456789abcdef",
                              body, sizeof(body)),
                      200);
     assert_string_equal(body, "{\"len\":16}");
-    assert_int_equal(request(f->port, "POST /echo HTTP/1.0\r\n"
-                                      "Content-Length: 17\r\n\r\n"
-                                      "0123456789abcdefg",
+    assert_int_equal(request(f->port,
+                             "POST /echo HTTP/1.0\r\n"
+                             "Content-Length: 17\r\n\r\n"
+                             "0123456789abcdefg",
                              body, sizeof(body)),
                      413);
-    assert_int_equal(request(f->port, "POST /echo HTTP/1.1\r\nHost: x\r\n"
-                                      "Connection: close\r\n"
-                                      "Transfer-Encoding: chunked\r\n\r\n"
-                                      "11\r\n0123456789abcdefg\r\n0\r\n\r\n",
+    assert_int_equal(request(f->port,
+                             "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                             "Connection: close\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n"
+                             "11\r\n0123456789abcdefg\r\n0\r\n\r\n",
                              body, sizeof(body)),
                      413);
 }

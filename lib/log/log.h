@@ -37,8 +37,8 @@ const char *log_quote(char *buf, size_t n, const char *s);
             log_emit((lvl), (ev), __VA_ARGS__);                                \
     } while (0)
 #define log_debug(ev, ...) log_at(LL_DEBUG, (ev), __VA_ARGS__)
-#define log_info(ev, ...) log_at(LL_INFO, (ev), __VA_ARGS__)
-#define log_warn(ev, ...) log_at(LL_WARN, (ev), __VA_ARGS__)
+#define log_info(ev, ...)  log_at(LL_INFO, (ev), __VA_ARGS__)
+#define log_warn(ev, ...)  log_at(LL_WARN, (ev), __VA_ARGS__)
 #define log_error(ev, ...) log_at(LL_ERROR, (ev), __VA_ARGS__)
 
 #endif

@@ -112,7 +112,8 @@ static void test_log_quote_cuts_long_strings(void **state)
 {
     char q[12];
 
-    assert_string_equal(log_quote(q, sizeof(q), "abcdefghijkl"), "\"abcdef...\"");
+    assert_string_equal(log_quote(q, sizeof(q), "abcdefghijkl"),
+                        "\"abcdef...\"");
     assert_string_equal(log_quote(q, sizeof(q), NULL), "null");
     assert_string_equal(log_quote(q, sizeof(q), "\x01"), "\"\\u0001\"");
 }

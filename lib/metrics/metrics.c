@@ -12,19 +12,19 @@
 enum kind { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM };
 
 struct metric {
-    enum kind        kind;
-    char             name[128];
-    char             help[160];
+    enum kind kind;
+    char name[128];
+    char help[160];
     _Atomic uint64_t value; /* counter count, or gauge double bits */
-    double           bounds[METRICS_MAX_BUCKETS];
-    size_t           n_bounds;
+    double bounds[METRICS_MAX_BUCKETS];
+    size_t n_bounds;
     _Atomic uint64_t buckets[METRICS_MAX_BUCKETS + 1]; /* last: +Inf */
     _Atomic uint64_t sum_bits;
 };
 
 struct metrics {
     struct metric items[METRICS_MAX];
-    size_t        n;
+    size_t n;
 };
 
 static uint64_t to_bits(double v)
@@ -146,9 +146,9 @@ double metric_value(const struct metric *x)
 
 /* A growing output buffer; on allocation failure `failed` sticks. */
 struct out {
-    char  *buf;
+    char *buf;
     size_t len, cap;
-    int    failed;
+    int failed;
 };
 
 static void put(struct out *o, const char *fmt, ...)
@@ -177,8 +177,9 @@ static void put(struct out *o, const char *fmt, ...)
 
 static const char *kind_name(enum kind k)
 {
-    return k == KIND_COUNTER ? "counter" : k == KIND_GAUGE ? "gauge"
-                                                           : "histogram";
+    return k == KIND_COUNTER ? "counter"
+           : k == KIND_GAUGE ? "gauge"
+                             : "histogram";
 }
 
 /* True when an earlier metric already printed this family's HELP. */
@@ -209,8 +210,7 @@ static void render_histogram(struct out *o, const struct metric *h)
                 (unsigned long long)cum);
     }
     put(o, "%s_sum %.9g\n%s_count %llu\n", h->name,
-        from_bits(atomic_load(&h->sum_bits)), h->name,
-        (unsigned long long)cum);
+        from_bits(atomic_load(&h->sum_bits)), h->name, (unsigned long long)cum);
 }
 
 int metrics_render(struct metrics *m, char **out, size_t *len)
@@ -224,8 +224,8 @@ int metrics_render(struct metrics *m, char **out, size_t *len)
         int flen = (int)strcspn(x->name, "{");
 
         if (!family_seen(m, i))
-            put(&o, "# HELP %.*s %s\n# TYPE %.*s %s\n", flen, x->name,
-                x->help, flen, x->name, kind_name(x->kind));
+            put(&o, "# HELP %.*s %s\n# TYPE %.*s %s\n", flen, x->name, x->help,
+                flen, x->name, kind_name(x->kind));
         if (x->kind == KIND_HISTOGRAM)
             render_histogram(&o, x);
         else

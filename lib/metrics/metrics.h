@@ -10,13 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_MAX 64         /* metrics per registry */
+#define METRICS_MAX         64 /* metrics per registry */
 #define METRICS_MAX_BUCKETS 16 /* bucket bounds per histogram */
 
 struct metrics;
 struct metric;
 
-int  metrics_new(struct metrics **out);
+int metrics_new(struct metrics **out);
 void metrics_free(struct metrics *m); /* NULL-safe */
 
 /* NULL when the registry is full or an argument is bad. */

@@ -29,14 +29,13 @@ static void test_metrics_counter_and_gauge_text(void **state)
     metric_gauge_add(g, -0.5);
     assert_int_equal(metrics_render(m, &text, &len), 0);
     assert_int_equal(strlen(text), len);
-    assert_string_equal(text,
-                        "# HELP votes_total Votes taken.\n"
-                        "# TYPE votes_total counter\n"
-                        "votes_total{option=\"a\"} 3\n"
-                        "votes_total{option=\"b\"} 1\n"
-                        "# HELP ready 1 when ready.\n"
-                        "# TYPE ready gauge\n"
-                        "ready 0.5\n");
+    assert_string_equal(text, "# HELP votes_total Votes taken.\n"
+                              "# TYPE votes_total counter\n"
+                              "votes_total{option=\"a\"} 3\n"
+                              "votes_total{option=\"b\"} 1\n"
+                              "# HELP ready 1 when ready.\n"
+                              "# TYPE ready gauge\n"
+                              "ready 0.5\n");
     free(text);
     metrics_free(m);
 }

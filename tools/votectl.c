@@ -1,0 +1,275 @@
+/* votectl - a command-line window on the running app.
+ *
+ *   votectl sub 'votes.*'        each message, VoteCast decoded, one JSON line
+ *   votectl vote a --voter ID    casts a vote through vote's HTTP API
+ *   votectl stats                streams, the worker consumer, and tallies
+ *
+ * Settings from the environment: NATS_URL (nats://127.0.0.1:4222),
+ * VOTE_URL (http://127.0.0.1:5000), POSTGRES_HOST/PORT/DB/USER/PASSWORD. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <nats/nats.h>
+
+#include "lib/config/config.h"
+#include "lib/shutdown/shutdown.h"
+#include "proto/vote.pb-c.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void print_json(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+
+    if (s)
+        printf("%s\n", s);
+    fflush(stdout);
+    free(s);
+    json_decref(o);
+}
+
+static int fail(const char *what, const char *detail)
+{
+    fprintf(stderr, "votectl: %s: %s\n", what, detail);
+    return 1;
+}
+
+static int nats_connect(natsConnection **nc)
+{
+    char url[256];
+    natsStatus s;
+
+    if (config_str("NATS_URL", "nats://127.0.0.1:4222", url, sizeof(url)))
+        return CONFIG_EXIT;
+    s = natsConnection_ConnectTo(nc, url);
+    if (s != NATS_OK)
+        return fail(url, natsStatus_GetText(s));
+    return 0;
+}
+
+/* One message as JSON: the VoteCast fields, or why it isn't one. */
+static json_t *describe(natsMsg *m)
+{
+    const char *data = natsMsg_GetData(m);
+    int len = natsMsg_GetDataLength(m);
+    const char *msg_id = NULL, *reason = NULL;
+    Voting__V1__VoteCast *v;
+    json_t *o;
+
+    natsMsgHeader_Get(m, "Nats-Msg-Id", &msg_id);
+    o = json_pack("{s:s,s:i}", "subject", natsMsg_GetSubject(m), "bytes", len);
+    if (msg_id)
+        json_object_set_new(o, "msg_id", json_string(msg_id));
+    v = voting__v1__vote_cast__unpack(NULL, (size_t)len, (const uint8_t *)data);
+    if (!v) {
+        json_object_set_new(o, "error", json_string("not a VoteCast"));
+    } else {
+        json_object_set_new(o, "voter_id", json_string(v->voter_id));
+        json_object_set_new(o, "option", json_string(v->option));
+        json_object_set_new(o, "cast_at_ms", json_integer(v->cast_at_ms));
+        json_object_set_new(o, "origin", json_string(v->origin));
+        json_object_set_new(o, "request_id", json_string(v->request_id));
+        voting__v1__vote_cast__free_unpacked(v, NULL);
+    }
+    /* Dead letters say why they were set aside. */
+    if (natsMsgHeader_Get(m, "Voting-Deadletter-Reason", &reason) == NATS_OK)
+        json_object_set_new(o, "deadletter_reason", json_string(reason));
+    return o;
+}
+
+static int cmd_sub(const char *subject)
+{
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    natsMsg *m = NULL;
+    natsStatus s;
+    int rc = nats_connect(&nc);
+
+    if (rc)
+        return rc;
+    s = natsConnection_SubscribeSync(&sub, nc, subject);
+    if (s != NATS_OK) {
+        natsConnection_Destroy(nc);
+        return fail(subject, natsStatus_GetText(s));
+    }
+    fprintf(stderr, "votectl: listening on %s (Ctrl-C stops)\n", subject);
+    while (!g_stop) {
+        s = natsSubscription_NextMsg(&m, sub, 200);
+        if (s == NATS_TIMEOUT)
+            continue;
+        if (s != NATS_OK)
+            break;
+        print_json(describe(m));
+        natsMsg_Destroy(m);
+    }
+    natsConnection_Close(nc);
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(nc);
+    return s == NATS_OK || s == NATS_TIMEOUT ? 0 : 1;
+}
+
+static int cmd_vote(const char *option, const char *voter)
+{
+    struct config_url u;
+    struct mg_connection *c;
+    char ebuf[256], reply[1024], *body;
+    int n, got = 0, status;
+    json_t *req;
+
+    if (config_url("VOTE_URL", "http://127.0.0.1:5000", "http", 80, &u))
+        return CONFIG_EXIT;
+    req = voter ? json_pack("{s:s,s:s}", "vote", option, "voter_id", voter)
+                : json_pack("{s:s}", "vote", option);
+    body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!body)
+        return fail("vote", "out of memory");
+    n = (int)strlen(body);
+    mg_init_library(0);
+    c = mg_download(u.host, u.port, 0, ebuf, sizeof(ebuf),
+                    "POST /api/vote HTTP/1.0\r\nHost: %s\r\n"
+                    "Content-Type: application/json\r\n"
+                    "Content-Length: %d\r\n\r\n%s",
+                    u.host, n, body);
+    free(body);
+    if (!c)
+        return fail(u.raw, ebuf);
+    status = mg_get_response_info(c)->status_code;
+    while ((n = mg_read(c, reply + got, sizeof(reply) - 1 - (size_t)got)) > 0)
+        got += n;
+    reply[got] = '\0';
+    mg_close_connection(c);
+    printf("%d %s\n", status, reply);
+    return status == 200 ? 0 : 1;
+}
+
+static json_t *streams_json(jsCtx *js)
+{
+    jsStreamInfoList *list = NULL;
+    json_t *arr = json_array();
+    jsErrCode jerr = 0;
+    int i;
+
+    if (js_Streams(&list, js, NULL, &jerr) != NATS_OK)
+        return arr;
+    for (i = 0; i < list->Count; i++) {
+        jsStreamInfo *si = list->List[i];
+
+        json_array_append_new(
+            arr, json_pack("{s:s,s:I,s:I,s:I,s:I}", "name", si->Config->Name,
+                           "messages", (json_int_t)si->State.Msgs, "bytes",
+                           (json_int_t)si->State.Bytes, "last_seq",
+                           (json_int_t)si->State.LastSeq, "consumers",
+                           (json_int_t)si->State.Consumers));
+    }
+    jsStreamInfoList_Destroy(list);
+    return arr;
+}
+
+static json_t *consumer_json(jsCtx *js)
+{
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetConsumerInfo(&ci, js, "VOTES", "worker", NULL, &jerr);
+    json_t *o;
+
+    if (s != NATS_OK)
+        return json_pack("{s:s}", "error", natsStatus_GetText(s));
+    o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "name", ci->Name, "pending",
+                  (json_int_t)ci->NumPending, "ack_pending",
+                  (json_int_t)ci->NumAckPending, "redelivered",
+                  (json_int_t)ci->NumRedelivered, "delivered_seq",
+                  (json_int_t)ci->Delivered.Stream, "ack_floor_seq",
+                  (json_int_t)ci->AckFloor.Stream);
+    jsConsumerInfo_Destroy(ci);
+    return o;
+}
+
+static json_t *tallies_json(void)
+{
+    char host[256], db[64], user[64], pw[128], port[8];
+    const char *keys[] = {
+        "host", "port", "dbname", "user", "password", "connect_timeout", NULL};
+    const char *vals[] = {host, port, db, user, pw, "3", NULL};
+    json_t *o = json_object();
+    PGconn *c;
+    PGresult *r;
+    int i;
+
+    if (config_str("POSTGRES_HOST", "127.0.0.1", host, sizeof(host)) ||
+        config_str("POSTGRES_PORT", "5432", port, sizeof(port)) ||
+        config_str("POSTGRES_DB", "postgres", db, sizeof(db)) ||
+        config_str("POSTGRES_USER", "postgres", user, sizeof(user)) ||
+        config_secret("POSTGRES_PASSWORD", "", pw, sizeof(pw)))
+        return json_pack("{s:s}", "error", "bad Postgres settings");
+    c = PQconnectdbParams(keys, vals, 0);
+    r = PQstatus(c) == CONNECTION_OK
+            ? PQexec(c, "SELECT vote, count FROM tallies ORDER BY vote")
+            : NULL;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        json_decref(o);
+        o = json_pack("{s:s}", "error", PQerrorMessage(c));
+    } else {
+        for (i = 0; i < PQntuples(r); i++)
+            json_object_set_new(o, PQgetvalue(r, i, 0),
+                                json_integer(atoll(PQgetvalue(r, i, 1))));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return o;
+}
+
+static int cmd_stats(void)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    int rc = nats_connect(&nc);
+    json_t *o;
+
+    if (rc)
+        return rc;
+    if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK) {
+        natsConnection_Destroy(nc);
+        return fail("jetstream", "not available");
+    }
+    o = json_pack("{s:o,s:o,s:o}", "streams", streams_json(js), "consumer",
+                  consumer_json(js), "tallies", tallies_json());
+    print_json(o);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: votectl sub SUBJECT\n"
+                    "       votectl vote OPTION [--voter ID]\n"
+                    "       votectl stats\n");
+    return CONFIG_EXIT;
+}
+
+int main(int argc, char **argv)
+{
+    int rc;
+
+    shutdown_install(&g_stop);
+    if (argc == 3 && strcmp(argv[1], "sub") == 0)
+        rc = cmd_sub(argv[2]);
+    else if (argc == 3 && strcmp(argv[1], "vote") == 0)
+        rc = cmd_vote(argv[2], NULL);
+    else if (argc == 5 && strcmp(argv[1], "vote") == 0 &&
+             strcmp(argv[3], "--voter") == 0)
+        rc = cmd_vote(argv[2], argv[4]);
+    else if (argc == 2 && strcmp(argv[1], "stats") == 0)
+        rc = cmd_stats();
+    else
+        rc = usage();
+    nats_Close();
+    return rc;
+}
