@@ -2,10 +2,12 @@
 // (tools/run): first straight at the services (they serve the pages too),
 // then through Debian's nginx with the two ui/*/nginx.conf files.
 // One file, so the tests run one after another on the shared stack.
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  assert, launchBrowser, LIVE_MS, noScriptVote, requireStack, RESULT_URL,
-  startNginx, VOTE_URL, voteFlow, waitCounts, counts,
+  assert, counts, launchBrowser, LIVE_MS, noScriptVote, repoRoot,
+  requireStack, RESULT_URL, startNginx, VOTE_URL, voteFlow, waitCounts,
 } from './lib.mjs';
 
 let browser;
@@ -129,5 +131,49 @@ test('nginx: the same flow through both nginx.conf, WebSocket included',
       await r?.ctx.close().catch(() => {});
       await resultNginx?.stop();
       await voteNginx.stop();
+    }
+  });
+
+// Behind traefik the pages are vote.<domain> and result.<domain>; each links
+// to the other. Served from the repo by request interception: no network.
+test('links: vote.<domain> <-> result.<domain>, else ports 5000/5001',
+  async () => {
+    const ctx = await browser.newContext();
+    try {
+      await ctx.route('**/*', (route) => {
+        const u = new URL(route.request().url());
+        const ui = u.hostname.startsWith('result.') || u.port === '5001' ?
+          'result' : 'vote';
+        if (u.pathname.startsWith('/api/')) {
+          return route.fulfill({ status: 503, contentType: 'application/json',
+            body: '{"error":"unavailable"}' });
+        }
+        const file = path.join(repoRoot, 'ui', ui,
+          u.pathname === '/' ? 'index.html' : u.pathname.slice(1));
+        if (!fs.existsSync(file))
+          return route.fulfill({ status: 404, body: 'not found' });
+        return route.fulfill({ path: file });
+      });
+      const page = await ctx.newPage();
+      const cases = [
+        ['http://vote.traefik.me/', '#results-link', 'http://result.traefik.me/'],
+        ['http://result.traefik.me/', '#vote-link', 'http://vote.traefik.me/'],
+        ['http://vote.example.test:8000/index.html?y=1#z', '#results-link',
+          'http://result.example.test:8000/'],
+        ['http://10.1.2.3:5000/', '#results-link', 'http://10.1.2.3:5001/'],
+        ['http://[::1]:5001/', '#vote-link', 'http://[::1]:5000/'],
+        ['http://localhost:5001/', '#vote-link', 'http://localhost:5000/'],
+      ];
+      for (const [url, sel, want] of cases) {
+        await page.goto(url);
+        await page.waitForFunction(([s, w]) =>
+          document.querySelector(s).href === w, [sel, want],
+        { timeout: 3000 }).catch(async () => {
+          assert.fail(`${url}: ${sel} is ` +
+            `${await page.getAttribute(sel, 'href')}, want ${want}`);
+        });
+      }
+    } finally {
+      await ctx.close();
     }
   });
