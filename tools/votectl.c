@@ -3,6 +3,7 @@
  *   votectl sub 'votes.*'        each message, VoteCast decoded, one JSON line
  *   votectl vote a --voter ID    casts a vote through vote's HTTP API
  *   votectl stats                streams, the worker consumer, and tallies
+ *   votectl load N PREFIX        publishes N votes at once (benchmarks)
  *
  * Settings from the environment: NATS_URL (nats://127.0.0.1:4222),
  * VOTE_URL (http://127.0.0.1:5000), POSTGRES_HOST/PORT/DB/USER/PASSWORD. */
@@ -246,11 +247,63 @@ static int cmd_stats(void)
     return 0;
 }
 
+/* Publishes n VoteCasts for voters PREFIX-0.. PREFIX-(n-1), alternating
+ * a and b, asynchronously, each with its Nats-Msg-Id: a backlog for the
+ * benchmark, published the way vote publishes. */
+static int cmd_load(const char *count, const char *prefix)
+{
+    Voting__V1__VoteCast v = VOTING__V1__VOTE_CAST__INIT;
+    natsConnection *nc = NULL;
+    jsOptions jo;
+    jsCtx *js = NULL;
+    char id[96], *end;
+    uint8_t buf[256];
+    long n = strtol(count, &end, 10), i;
+    natsStatus s = NATS_OK;
+    int rc;
+
+    if (*end || n < 1)
+        return fail("load", "COUNT must be a positive number");
+    rc = nats_connect(&nc);
+    if (rc)
+        return rc;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = 8192;
+    natsConnection_JetStream(&js, nc, &jo);
+    v.origin = "votectl";
+    for (i = 0; i < n && s == NATS_OK && !g_stop; i++) {
+        natsMsg *m = NULL;
+
+        snprintf(id, sizeof(id), "%s-%ld", prefix, i);
+        v.voter_id = id;
+        v.request_id = id;
+        v.option = (i & 1) ? "b" : "a";
+        v.cast_at_ms = 0;
+        s = natsMsg_Create(&m, (i & 1) ? "votes.b" : "votes.a", NULL,
+                           (const char *)buf,
+                           (int)voting__v1__vote_cast__pack(&v, buf));
+        if (s == NATS_OK)
+            s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+        if (s == NATS_OK)
+            s = js_PublishMsgAsync(js, &m, NULL);
+        natsMsg_Destroy(m); /* NULL once the library owns it */
+    }
+    if (s == NATS_OK)
+        s = js_PublishAsyncComplete(js, NULL);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    if (s != NATS_OK)
+        return fail("load", natsStatus_GetText(s));
+    fprintf(stderr, "votectl: published %ld votes\n", i);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: votectl sub SUBJECT\n"
                     "       votectl vote OPTION [--voter ID]\n"
-                    "       votectl stats\n");
+                    "       votectl stats\n"
+                    "       votectl load COUNT PREFIX\n");
     return CONFIG_EXIT;
 }
 
@@ -266,6 +319,8 @@ int main(int argc, char **argv)
     else if (argc == 5 && strcmp(argv[1], "vote") == 0 &&
              strcmp(argv[3], "--voter") == 0)
         rc = cmd_vote(argv[2], argv[4]);
+    else if (argc == 4 && strcmp(argv[1], "load") == 0)
+        rc = cmd_load(argv[2], argv[3]);
     else if (argc == 2 && strcmp(argv[1], "stats") == 0)
         rc = cmd_stats();
     else
