@@ -1,0 +1,340 @@
+/* consumer.c - JetStream stream, durable pull consumer, fetch and dead
+ * letters; see consumer.h.
+ *
+ * MaxDeliver is unlimited on purpose: poison is terminated by the worker
+ * itself as soon as it is decoded, so a message is only redelivered when a
+ * worker died or Postgres failed. With a finite MaxDeliver, a Postgres
+ * outage longer than MaxDeliver * AckWait would make the server drop votes
+ * that had been answered 200 (invariant 1); the worker also marks held
+ * messages in progress while it waits for Postgres. */
+#include "worker/consumer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log/log.h"
+
+#define NS_PER_MS 1000000LL
+#define ERR_LOG_EVERY_MS 10000
+
+struct consumer {
+    struct consumer_opts opts;
+    natsOptions         *nopts;
+    natsConnection      *nc;
+    jsCtx               *js;
+    natsSubscription    *sub;
+    int64_t              last_err_log_ms;
+    int                  errs_since_log;
+};
+
+static void log_nats(const char *event, natsStatus s, jsErrCode jerr)
+{
+    char q[200];
+
+    log_warn(event, "\"status\":%s,\"js_code\":%d,\"error\":%s",
+             log_quote(q, sizeof(q), natsStatus_GetText(s)), (int)jerr,
+             log_quote(q + 100, 100, nats_GetLastError(NULL)));
+}
+
+static void on_disconnected(natsConnection *nc, void *arg)
+{
+    log_warn("nats_disconnected", "\"reconnecting\":true");
+}
+
+static void on_reconnected(natsConnection *nc, void *arg)
+{
+    log_info("nats_reconnected", "\"ok\":true");
+}
+
+static natsStatus make_options(struct consumer *c)
+{
+    natsStatus s = natsOptions_Create(&c->nopts);
+
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(c->nopts, c->opts.url);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(c->nopts, "worker");
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(c->nopts, -1); /* forever */
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(c->nopts, 250);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectJitter(c->nopts, 100, 1000);
+    if (s == NATS_OK)
+        s = natsOptions_SetDisconnectedCB(c->nopts, on_disconnected, c);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectedCB(c->nopts, on_reconnected, c);
+    return s;
+}
+
+/* VOTES exists afterwards; an existing one is used as it is. */
+static int ensure_stream(struct consumer *c)
+{
+    const char *subjects[] = {CONSUMER_SUBJECTS};
+    jsStreamInfo *si = NULL;
+    jsStreamConfig cfg;
+    jsErrCode jerr = 0;
+    natsStatus s;
+
+    s = js_GetStreamInfo(&si, c->js, CONSUMER_STREAM, NULL, &jerr);
+    if (s == NATS_OK)
+        goto out_found;
+    if (jerr != JSStreamNotFoundErr)
+        goto out_err;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = CONSUMER_STREAM;
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Duplicates = c->opts.dup_window_ms * NS_PER_MS;
+    s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
+    if (s == NATS_OK) {
+        log_info("stream_created", "\"stream\":\"%s\"", CONSUMER_STREAM);
+        goto out_found;
+    }
+    /* Another replica (or vote) may have created it meanwhile. */
+    s = js_GetStreamInfo(&si, c->js, CONSUMER_STREAM, NULL, &jerr);
+    if (s == NATS_OK)
+        goto out_found;
+out_err:
+    log_nats("stream_setup_failed", s, jerr);
+    return -EIO;
+out_found:
+    jsStreamInfo_Destroy(si);
+    return 0;
+}
+
+static void consumer_config(const struct consumer *c, jsConsumerConfig *cc)
+{
+    jsConsumerConfig_Init(cc);
+    cc->Durable = CONSUMER_DURABLE;
+    cc->AckPolicy = js_AckExplicit;
+    cc->AckWait = c->opts.ack_wait_ms * NS_PER_MS;
+    cc->MaxDeliver = -1; /* see the top of this file */
+    cc->MaxAckPending = c->opts.max_ack_pending;
+    cc->FilterSubject = CONSUMER_SUBJECTS;
+    cc->DeliverPolicy = js_DeliverAll;
+}
+
+/* An existing consumer is kept, but a MaxAckPending below one batch would
+ * throttle every fetch to ~10k msgs/s (trap 2): raise it. */
+static int check_existing(struct consumer *c, jsConsumerInfo *ci)
+{
+    jsConsumerInfo *up = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s;
+
+    if (ci->Config->MaxAckPending >= c->opts.batch)
+        return 0;
+    log_warn("consumer_max_ack_pending_low", "\"was\":%lld,\"now\":%lld",
+             (long long)ci->Config->MaxAckPending,
+             (long long)c->opts.max_ack_pending);
+    ci->Config->MaxAckPending = c->opts.max_ack_pending;
+    s = js_UpdateConsumer(&up, c->js, CONSUMER_STREAM, ci->Config, NULL,
+                          &jerr);
+    jsConsumerInfo_Destroy(up);
+    if (s != NATS_OK)
+        log_nats("consumer_update_failed", s, jerr); /* slower, not wrong */
+    return 0;
+}
+
+static int ensure_consumer(struct consumer *c)
+{
+    jsConsumerInfo *ci = NULL;
+    jsConsumerConfig cc;
+    jsErrCode jerr = 0;
+    natsStatus s;
+    int rc;
+
+    s = js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE,
+                           NULL, &jerr);
+    if (s == NATS_OK) {
+        rc = check_existing(c, ci);
+        jsConsumerInfo_Destroy(ci);
+        return rc;
+    }
+    if (jerr != JSConsumerNotFoundErr) {
+        log_nats("consumer_setup_failed", s, jerr);
+        return -EIO;
+    }
+    consumer_config(c, &cc);
+    s = js_AddConsumer(&ci, c->js, CONSUMER_STREAM, &cc, NULL, &jerr);
+    jsConsumerInfo_Destroy(ci);
+    if (s != NATS_OK) {
+        log_nats("consumer_setup_failed", s, jerr);
+        return -EIO;
+    }
+    log_info("consumer_created", "\"consumer\":\"%s\"", CONSUMER_DURABLE);
+    return 0;
+}
+
+static int bind_pull(struct consumer *c)
+{
+    jsSubOptions so;
+    jsErrCode jerr = 0;
+    natsStatus s;
+
+    jsSubOptions_Init(&so);
+    so.Stream = CONSUMER_STREAM;
+    so.Consumer = CONSUMER_DURABLE;
+    s = js_PullSubscribe(&c->sub, c->js, CONSUMER_SUBJECTS, CONSUMER_DURABLE,
+                         NULL, &so, &jerr);
+    if (s != NATS_OK) {
+        log_nats("consumer_bind_failed", s, jerr);
+        return -EIO;
+    }
+    return 0;
+}
+
+static int connect_and_bind(struct consumer *c)
+{
+    jsOptions jo;
+    natsStatus s;
+
+    s = make_options(c);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&c->nc, c->nopts);
+    if (s != NATS_OK) {
+        log_nats("nats_connect_failed", s, 0);
+        return -ECONNREFUSED;
+    }
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    s = natsConnection_JetStream(&c->js, c->nc, &jo);
+    if (s != NATS_OK)
+        return -ENOMEM;
+    if (ensure_stream(c) || ensure_consumer(c) || bind_pull(c))
+        return -EIO;
+    return 0;
+}
+
+int consumer_open(struct consumer **out, const struct consumer_opts *o)
+{
+    struct consumer *c;
+    int rc;
+
+    *out = NULL;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->opts = *o;
+    rc = connect_and_bind(c);
+    if (rc) {
+        consumer_close(c);
+        return rc;
+    }
+    log_info("consumer_bound", "\"stream\":\"%s\",\"consumer\":\"%s\"",
+             CONSUMER_STREAM, CONSUMER_DURABLE);
+    *out = c;
+    return 0;
+}
+
+void consumer_close(struct consumer *c)
+{
+    if (!c)
+        return;
+    if (c->nc) {
+        natsConnection_FlushTimeout(c->nc, 2000); /* pending acks */
+        natsConnection_Close(c->nc); /* trap 5: close before destroy */
+    }
+    natsSubscription_Destroy(c->sub); /* no unsubscribe: trap 4 */
+    jsCtx_Destroy(c->js);
+    natsConnection_Destroy(c->nc);
+    natsOptions_Destroy(c->nopts);
+    free(c);
+}
+
+/* Logs fetch errors at most every ERR_LOG_EVERY_MS, with a count. */
+static void log_fetch_error(struct consumer *c, natsStatus s, jsErrCode jerr)
+{
+    int64_t now = nats_Now();
+
+    c->errs_since_log++;
+    if (now - c->last_err_log_ms < ERR_LOG_EVERY_MS)
+        return;
+    log_nats("fetch_failed", s, jerr);
+    c->last_err_log_ms = now;
+    c->errs_since_log = 0;
+}
+
+int consumer_fetch(struct consumer *c, natsMsgList *list)
+{
+    jsErrCode jerr = 0;
+    natsStatus s;
+
+    memset(list, 0, sizeof(*list));
+    s = natsSubscription_Fetch(list, c->sub, c->opts.batch,
+                               c->opts.fetch_wait_ms, &jerr);
+    if (s == NATS_OK && list->Count > 0)
+        return 0;
+    natsMsgList_Destroy(list);
+    if (s == NATS_OK || s == NATS_TIMEOUT)
+        return -ETIMEDOUT;
+    log_fetch_error(c, s, jerr);
+    return -EIO;
+}
+
+int consumer_seq(natsMsg *m, uint64_t *seq, uint64_t *delivered)
+{
+    jsMsgMetaData *meta = NULL;
+
+    if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
+        return -EINVAL;
+    *seq = meta->Sequence.Stream;
+    *delivered = meta->NumDelivered;
+    jsMsgMetaData_Destroy(meta);
+    return 0;
+}
+
+int consumer_deadletter(struct consumer *c, natsMsg *m, const char *reason)
+{
+    natsMsg *dl = NULL;
+    natsStatus s;
+
+    s = natsMsg_Create(&dl, CONSUMER_DEADLETTER, NULL, natsMsg_GetData(m),
+                       natsMsg_GetDataLength(m));
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(dl, CONSUMER_REASON_HDR, reason);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(dl, "Voting-Original-Subject",
+                              natsMsg_GetSubject(m));
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(c->nc, dl);
+    natsMsg_Destroy(dl);
+    if (s == NATS_OK)
+        s = natsMsg_Term(m, NULL);
+    if (s != NATS_OK) {
+        log_nats("deadletter_failed", s, 0);
+        return -EIO;
+    }
+    return 0;
+}
+
+int consumer_lag(struct consumer *c, uint64_t *pending, uint64_t *unacked)
+{
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s;
+
+    s = js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE,
+                           NULL, &jerr);
+    if (s != NATS_OK)
+        return -EIO;
+    *pending = ci->NumPending;
+    *unacked = (uint64_t)ci->NumAckPending;
+    jsConsumerInfo_Destroy(ci);
+    return 0;
+}
+
+int consumer_connected(struct consumer *c)
+{
+    return c && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+int consumer_flush(struct consumer *c, int timeout_ms)
+{
+    return natsConnection_FlushTimeout(c->nc, timeout_ms) == NATS_OK ? 0
+                                                                     : -EIO;
+}

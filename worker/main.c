@@ -1,0 +1,154 @@
+/* main.c - the worker service: JetStream VOTES -> Postgres, batched and
+ * idempotent; see pipeline.h for the loop, consumer.h and store.h for the
+ * two sides, ../shared/DESIGN.md for the contracts. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <nats/nats.h>
+
+#include "lib/config/config.h"
+#include "lib/http/http.h"
+#include "lib/log/log.h"
+#include "lib/metrics/metrics.h"
+#include "lib/retry/retry.h"
+#include "lib/shutdown/shutdown.h"
+#include "worker/consumer.h"
+#include "worker/pipeline.h"
+#include "worker/settings.h"
+#include "worker/store.h"
+
+#define ACK_WAIT_MS 30000
+#define FETCH_WAIT_MS 250
+#define DUP_WINDOW_MS 5000
+#define MIN_MAX_ACK_PENDING 20000
+
+static volatile sig_atomic_t g_stop;
+
+struct worker {
+    struct settings    cfg;
+    struct metrics    *metrics;
+    struct http_opts   http_opts;
+    struct mg_context *http;
+    struct store      *store;
+    struct consumer   *consumer;
+    struct pipeline   *pipe; /* __atomic: /readyz reads it */
+    char               listen[16];
+};
+
+static int ready(void *arg, char *why, size_t n)
+{
+    struct worker *w = arg;
+    struct pipeline *p = __atomic_load_n(&w->pipe, __ATOMIC_ACQUIRE);
+
+    if (!p) {
+        snprintf(why, n, "starting: connecting to postgres and nats");
+        return -EAGAIN;
+    }
+    return pipeline_ready(p, why, n);
+}
+
+static int start_http(struct worker *w)
+{
+    snprintf(w->listen, sizeof(w->listen), "%u", w->cfg.http_port);
+    w->http_opts.listen = w->listen;
+    w->http_opts.threads = 4;
+    w->http_opts.metrics = w->metrics;
+    w->http_opts.ready = ready;
+    w->http_opts.ready_arg = w;
+    return http_start(&w->http, &w->http_opts);
+}
+
+/* Connects to Postgres and brings the schema up to date. */
+static int pg_connect(void *arg)
+{
+    struct worker *w = arg;
+    char port[8];
+    const char *keys[] = {"host", "port", "dbname", "user", "password",
+                          "application_name", "connect_timeout", "options",
+                          NULL};
+    const char *vals[] = {w->cfg.pg_host, port, w->cfg.pg_db, w->cfg.pg_user,
+                          w->cfg.pg_password, "worker", "5",
+                          "-c statement_timeout=30000", NULL};
+    int rc;
+
+    snprintf(port, sizeof(port), "%u", w->cfg.pg_port);
+    rc = store_open(&w->store, keys, vals, (size_t)w->cfg.batch_size);
+    if (rc)
+        return rc;
+    rc = store_migrate(w->store);
+    if (rc) {
+        store_close(w->store);
+        w->store = NULL;
+    }
+    return rc;
+}
+
+static int nats_connect(void *arg)
+{
+    struct worker *w = arg;
+    struct consumer_opts o = {
+        .url = w->cfg.nats_url,
+        .batch = w->cfg.batch_size,
+        .fetch_wait_ms = FETCH_WAIT_MS,
+        .ack_wait_ms = ACK_WAIT_MS,
+        .max_ack_pending = w->cfg.batch_size * 16 > MIN_MAX_ACK_PENDING
+                               ? w->cfg.batch_size * 16
+                               : MIN_MAX_ACK_PENDING,
+        .dup_window_ms = DUP_WINDOW_MS,
+    };
+
+    return consumer_open(&w->consumer, &o);
+}
+
+static int run(struct worker *w)
+{
+    struct pipeline *p;
+
+    if (pipeline_new(&p, w->consumer, w->store, w->metrics,
+                     w->cfg.batch_size, ACK_WAIT_MS))
+        return -ENOMEM;
+    __atomic_store_n(&w->pipe, p, __ATOMIC_RELEASE);
+    log_info("ready", "\"port\":%u,\"batch\":%d", w->cfg.http_port,
+             w->cfg.batch_size);
+    pipeline_run(p, &g_stop); /* finishes the batch in hand */
+    log_info("stopping", "\"reason\":\"signal\"");
+    http_stop(w->http); /* no /readyz may still look at p */
+    w->http = NULL;
+    pipeline_free(p);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct worker w;
+    int rc = http_healthcheck_main(argc, argv, "WORKER_PORT", 8080);
+
+    if (rc >= 0)
+        return rc;
+    log_init("worker", NULL);
+    if (settings_load(&w.cfg) || log_init("worker", w.cfg.log_level))
+        return CONFIG_EXIT;
+    rc = EXIT_FAILURE;
+    if (shutdown_install(&g_stop) || metrics_new(&w.metrics))
+        return rc;
+    if (start_http(&w))
+        goto out_metrics;
+    if (retry_backoff("postgres", pg_connect, &w, &RETRY_DEFAULT, &g_stop))
+        goto out_http;
+    if (retry_backoff("nats", nats_connect, &w, &RETRY_DEFAULT, &g_stop))
+        goto out_store;
+    if (run(&w) == 0)
+        rc = EXIT_SUCCESS;
+    consumer_close(w.consumer); /* flushes acks; no unsubscribe */
+out_store:
+    store_close(w.store);
+out_http:
+    http_stop(w.http);
+out_metrics:
+    metrics_free(w.metrics);
+    nats_Close();
+    log_info("stopped", "\"exit\":%d", rc);
+    return rc;
+}

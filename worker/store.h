@@ -1,0 +1,49 @@
+/* store.h - applies batches of votes to Postgres. One PGconn; not
+ * thread-safe: one store per thread.
+ *
+ * store_open() hands *out to the caller; release with store_close().
+ * The connection keywords/values are copied by libpq; nothing else is kept.
+ *
+ * Schema (store_migrate, idempotent, under an advisory lock):
+ *   votes   (id VARCHAR(255) NOT NULL UNIQUE, vote VARCHAR(255) NOT NULL,
+ *            seq BIGINT NOT NULL, cast_at TIMESTAMPTZ, prev_vote VARCHAR(255))
+ *   tallies (vote VARCHAR(255) PRIMARY KEY, count BIGINT NOT NULL)
+ * and NOTIFY votes_changed in the transaction of every batch that changed
+ * something. */
+#ifndef WORKER_STORE_H
+#define WORKER_STORE_H
+
+#include <stddef.h>
+
+#include "worker/decode.h"
+
+#define STORE_CHANNEL "votes_changed"
+
+struct store;
+
+/* Connects with PQconnectdbParams(keys, vals, expand_dbname = 1), so a
+ * "dbname" value may be a whole conninfo string. max_batch bounds
+ * store_apply(). 0, -ENOMEM, or -ECONNREFUSED (logged). */
+int store_open(struct store **out, const char *const *keys,
+               const char *const *vals, size_t max_batch);
+
+/* Creates or upgrades the schema; safe with many workers at once. */
+int store_migrate(struct store *s);
+
+/* In one transaction: upserts the votes (per voter the highest seq wins,
+ * against the table too), updates tallies by the changes actually made,
+ * NOTIFY. *changed gets the number of rows inserted or updated. 0 once
+ * committed; -EIO when the connection is bad (reconnect with
+ * store_reconnect()), -EAGAIN for a transient error (retry as is). */
+int store_apply(struct store *s, const struct vote *v, size_t n,
+                size_t *changed);
+
+/* Reconnects a broken connection. 0 or -ECONNREFUSED. */
+int store_reconnect(struct store *s);
+
+/* 1 when the connection looks good (no round trip). */
+int store_connected(const struct store *s);
+
+void store_close(struct store *s); /* NULL-safe */
+
+#endif
