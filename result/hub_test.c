@@ -1,0 +1,265 @@
+/* hub_test.c - the hub with fake connections: slots, broadcast, a client
+ * whose writes block, a full hub, close frames, a failed write. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "result/hub.h"
+#include "result/wstest.h"
+
+#define MANY 50
+
+/* What one fake connection was sent. */
+struct fake {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    int             block; /* writes wait while set */
+    int             fail;  /* writes fail while set */
+    unsigned        calls, frames, closes;
+    int             close_code;
+    char            last[64];
+};
+
+static int fake_write(void *conn, int opcode, const char *data, size_t len)
+{
+    struct fake *f = conn;
+
+    pthread_mutex_lock(&f->mu);
+    while (f->block)
+        pthread_cond_wait(&f->cv, &f->mu);
+    f->calls++;
+    if (f->fail) {
+        pthread_mutex_unlock(&f->mu);
+        return -EIO;
+    }
+    if (opcode == HUB_OP_CLOSE) {
+        f->closes++;
+        f->close_code = ((unsigned char)data[0] << 8) | (unsigned char)data[1];
+    } else {
+        snprintf(f->last, sizeof(f->last), "%.*s", (int)len, data);
+        f->frames++;
+    }
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
+static void fake_init(struct fake *f)
+{
+    memset(f, 0, sizeof(*f));
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+}
+
+static void fake_set_block(struct fake *f, int block)
+{
+    pthread_mutex_lock(&f->mu);
+    f->block = block;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Waits up to ms for the fake's last frame to be `want`. */
+static int fake_wait_last(struct fake *f, const char *want, unsigned ms)
+{
+    uint64_t end = wstest_now_ms() + ms;
+    struct timespec tick = {0, 1000000L};
+    int ok;
+
+    for (;;) {
+        pthread_mutex_lock(&f->mu);
+        ok = strcmp(f->last, want) == 0;
+        pthread_mutex_unlock(&f->mu);
+        if (ok || wstest_now_ms() >= end)
+            return ok ? 0 : -ETIMEDOUT;
+        nanosleep(&tick, NULL);
+    }
+}
+
+static struct hub *new_hub(unsigned max)
+{
+    struct hub_opts o = {.max_clients = max, .write = fake_write};
+    struct hub *h;
+
+    assert_int_equal(hub_new(&h, &o), 0);
+    return h;
+}
+
+static void publish(struct hub *h, const char *s, int broadcast)
+{
+    assert_int_equal(hub_publish(h, s, strlen(s), broadcast), 0);
+}
+
+static void test_hub_current(void **state)
+{
+    struct hub *h = new_hub(4);
+    char buf[8];
+    size_t len;
+
+    assert_int_equal(hub_current(h, buf, sizeof(buf), &len), -ENODATA);
+    publish(h, "{\"x\":1}", 0);
+    assert_int_equal(hub_current(h, buf, sizeof(buf), &len), 0);
+    assert_string_equal(buf, "{\"x\":1}");
+    assert_int_equal(len, 7);
+    publish(h, "{\"x\":100}", 1);
+    assert_int_equal(hub_current(h, buf, sizeof(buf), &len), -ENOSPC);
+    hub_free(h);
+}
+
+static void test_hub_new_client_gets_current(void **state)
+{
+    struct hub *h = new_hub(4);
+    struct hub_client *c;
+    struct fake f;
+
+    fake_init(&f);
+    publish(h, "first", 0);
+    assert_int_equal(hub_add(h, &f, &c), 0);
+    assert_int_equal(fake_wait_last(&f, "first", 1000), 0);
+    assert_int_equal(hub_count(h), 1);
+    hub_remove(h, c);
+    assert_int_equal(hub_count(h), 0);
+    assert_int_equal(f.frames, 1);
+    hub_free(h);
+}
+
+static void test_hub_broadcast_reaches_all(void **state)
+{
+    static struct fake f[MANY];
+    struct hub_client *c[MANY];
+    struct hub *h = new_hub(MANY);
+    char s[16];
+    int i;
+
+    for (i = 0; i < MANY; i++) {
+        fake_init(&f[i]);
+        assert_int_equal(hub_add(h, &f[i], &c[i]), 0);
+    }
+    for (i = 1; i <= 100; i++) {
+        snprintf(s, sizeof(s), "%d", i);
+        publish(h, s, 1);
+    }
+    for (i = 0; i < MANY; i++) {
+        assert_int_equal(fake_wait_last(&f[i], "100", 1000), 0);
+        assert_true(f[i].frames >= 1 && f[i].frames <= 100);
+    }
+    for (i = 0; i < MANY; i++)
+        hub_remove(h, c[i]);
+    hub_free(h);
+}
+
+/* One client's writes hang; the others still get every change at once,
+ * and the hung one gets only the latest when it wakes up. */
+static void test_hub_blocked_client_does_not_delay_others(void **state)
+{
+    static struct fake f[10];
+    struct hub_client *c[10];
+    struct hub *h = new_hub(10);
+    char s[16];
+    int i, k;
+
+    for (i = 0; i < 10; i++) {
+        fake_init(&f[i]);
+        assert_int_equal(hub_add(h, &f[i], &c[i]), 0);
+    }
+    fake_set_block(&f[0], 1);
+    for (k = 1; k <= 20; k++) {
+        snprintf(s, sizeof(s), "%d", k);
+        publish(h, s, 1);
+        for (i = 1; i < 10; i++)
+            assert_int_equal(fake_wait_last(&f[i], s, 200), 0);
+    }
+    assert_int_equal(f[0].frames, 0);
+    fake_set_block(&f[0], 0);
+    assert_int_equal(fake_wait_last(&f[0], "20", 1000), 0);
+    assert_true(f[0].frames <= 2); /* the one in flight, then the latest */
+    for (i = 0; i < 10; i++)
+        hub_remove(h, c[i]);
+    hub_free(h);
+}
+
+static void test_hub_full_then_close_all(void **state)
+{
+    static struct fake f[3];
+    struct hub_client *c[3], *extra;
+    struct hub *h = new_hub(2);
+    int i;
+
+    for (i = 0; i < 3; i++)
+        fake_init(&f[i]);
+    publish(h, "s", 1);
+    assert_int_equal(hub_add(h, &f[0], &c[0]), 0);
+    assert_int_equal(hub_add(h, &f[1], &c[1]), 0);
+    assert_int_equal(hub_full(h), 1);
+    assert_int_equal(hub_add(h, &f[2], &extra), -EBUSY);
+    assert_null(extra);
+    assert_int_equal(hub_close_all(h, 1001, 1000), 0);
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(f[i].closes, 1);
+        assert_int_equal(f[i].close_code, 1001);
+    }
+    publish(h, "after", 1); /* nothing may follow a close frame */
+    hub_remove(h, c[0]);
+    assert_int_equal(hub_add(h, &f[2], &extra), -ESHUTDOWN);
+    hub_remove(h, c[1]);
+    for (i = 0; i < 2; i++)
+        assert_string_not_equal(f[i].last, "after");
+    hub_free(h);
+}
+
+static unsigned fake_calls(struct fake *f)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&f->mu);
+    n = f->calls;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* After a failed write, the client is never written to again. */
+static void test_hub_failed_write_stops_frames(void **state)
+{
+    struct timespec pause = {0, 200 * 1000000L};
+    struct hub *h = new_hub(2);
+    struct hub_client *c;
+    struct fake f;
+
+    fake_init(&f);
+    publish(h, "one", 1);
+    assert_int_equal(hub_add(h, &f, &c), 0);
+    assert_int_equal(fake_wait_last(&f, "one", 1000), 0);
+    pthread_mutex_lock(&f.mu);
+    f.fail = 1;
+    pthread_mutex_unlock(&f.mu);
+    publish(h, "two", 1);
+    while (fake_calls(&f) < 2)
+        nanosleep(&pause, NULL);
+    publish(h, "three", 1);
+    nanosleep(&pause, NULL);
+    assert_int_equal(fake_calls(&f), 2);
+    hub_remove(h, c);
+    hub_free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hub_current),
+        cmocka_unit_test(test_hub_new_client_gets_current),
+        cmocka_unit_test(test_hub_broadcast_reaches_all),
+        cmocka_unit_test(test_hub_blocked_client_does_not_delay_others),
+        cmocka_unit_test(test_hub_full_then_close_all),
+        cmocka_unit_test(test_hub_failed_write_stops_frames),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
