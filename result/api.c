@@ -10,15 +10,14 @@
 #include "lib/log/log.h"
 #include "result/hub.h"
 
-#define WS_PATH           "/api/results/ws"
-#define CLOSE_TOO_BIG     1009
-#define CLOSE_TRY_LATER   1013
+#define WS_PATH         "/api/results/ws"
+#define CLOSE_TOO_BIG   1009
+#define CLOSE_TRY_LATER 1013
 
 /* A silent peer gets a ping every 10 s and is dropped after 6 unanswered
  * (civetweb's MG_MAX_UNANSWERED_PING), as is one that stopped reading. */
-const char *const API_WS_OPTIONS[] = {
-    "enable_websocket_ping_pong", "yes", "websocket_timeout_ms", "10000",
-    NULL};
+const char *const API_WS_OPTIONS[] = {"enable_websocket_ping_pong", "yes",
+                                      "websocket_timeout_ms", "10000", NULL};
 
 int api_ws_write(void *conn, int opcode, const char *data, size_t len)
 {
@@ -97,8 +96,8 @@ static void on_ws_ready(struct mg_connection *c, void *arg)
     mg_set_user_connection_data(c, hc);
 }
 
-static int on_ws_data(struct mg_connection *c, int bits, char *data,
-                      size_t len, void *arg)
+static int on_ws_data(struct mg_connection *c, int bits, char *data, size_t len,
+                      void *arg)
 {
     if ((bits & 0x0f) == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE)
         return 0;

@@ -16,33 +16,33 @@
 
 /* An immutable snapshot shared by the slots that hold it. */
 struct snap {
-    int    refs; /* __atomic */
+    int refs; /* __atomic */
     size_t len;
-    char   data[];
+    char data[];
 };
 
 struct hub_client {
-    struct hub        *hub;
-    void              *conn;
-    pthread_mutex_t    mu;
-    pthread_cond_t     cv;
-    struct snap       *pending; /* the slot: latest unsent snapshot */
-    int                close_code; /* a close frame to send, or 0 */
-    int                closed;  /* close frame sent: nothing after it */
-    int                dead;    /* a write failed */
-    int                stop;
-    pthread_t          thread;
+    struct hub *hub;
+    void *conn;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct snap *pending; /* the slot: latest unsent snapshot */
+    int close_code;       /* a close frame to send, or 0 */
+    int closed;           /* close frame sent: nothing after it */
+    int dead;             /* a write failed */
+    int stop;
+    pthread_t thread;
     struct hub_client *prev, *next;
 };
 
 struct hub {
-    pthread_mutex_t    mu;
+    pthread_mutex_t mu;
     struct hub_client *clients; /* list */
-    unsigned           count, max_clients;
-    int                closing;
-    struct snap       *current;
+    unsigned count, max_clients;
+    int closing;
+    struct snap *current;
     int (*write)(void *conn, int opcode, const char *data, size_t len);
-    struct metric     *m_clients, *m_frames, *m_dropped, *m_pushes;
+    struct metric *m_clients, *m_frames, *m_dropped, *m_pushes;
 };
 
 static void snap_ref(struct snap *s)

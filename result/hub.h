@@ -26,7 +26,7 @@ struct hub;
 struct hub_client;
 
 struct hub_opts {
-    unsigned        max_clients;
+    unsigned max_clients;
     /* Sends one frame; 0, or -errno. May block (a slow client). */
     int (*write)(void *conn, int opcode, const char *data, size_t len);
     struct metrics *metrics; /* NULL, or gauges/counters go here */
@@ -55,7 +55,7 @@ int hub_publish(struct hub *h, const char *json, size_t len, int broadcast);
 int hub_current(struct hub *h, char *buf, size_t n, size_t *len);
 
 unsigned hub_count(struct hub *h);
-int      hub_full(struct hub *h); /* 1 when no more clients are taken */
+int hub_full(struct hub *h); /* 1 when no more clients are taken */
 
 /* Sends a close frame (code, e.g. 1001 "going away") to every client
  * instead of any pending snapshot, refuses new clients, and waits up to

@@ -20,12 +20,12 @@
 /* What one fake connection was sent. */
 struct fake {
     pthread_mutex_t mu;
-    pthread_cond_t  cv;
-    int             block; /* writes wait while set */
-    int             fail;  /* writes fail while set */
-    unsigned        calls, frames, closes;
-    int             close_code;
-    char            last[64];
+    pthread_cond_t cv;
+    int block; /* writes wait while set */
+    int fail;  /* writes fail while set */
+    unsigned calls, frames, closes;
+    int close_code;
+    char last[64];
 };
 
 static int fake_write(void *conn, int opcode, const char *data, size_t len)

@@ -20,25 +20,25 @@
 #include "result/hub.h"
 #include "result/tally.h"
 
-#define DEFAULT_PORT    5000
-#define HTTP_HEADROOM   32   /* worker threads kept for plain HTTP */
-#define FD_HEADROOM     128  /* listeners, Postgres, logs, static files */
-#define CLOSE_GOING     1001 /* WebSocket "going away" */
-#define CLOSE_WAIT_MS   1000
+#define DEFAULT_PORT  5000
+#define HTTP_HEADROOM 32   /* worker threads kept for plain HTTP */
+#define FD_HEADROOM   128  /* listeners, Postgres, logs, static files */
+#define CLOSE_GOING   1001 /* WebSocket "going away" */
+#define CLOSE_WAIT_MS 1000
 
 static volatile sig_atomic_t g_stop;
 
 struct result_config {
     uint16_t port, pg_port;
-    char     pg_host[256], pg_db[64], pg_user[64], pg_password[128];
-    char     ui_dir[512], label_a[128], label_b[128], log_level[16];
-    long     max_clients;
+    char pg_host[256], pg_db[64], pg_user[64], pg_password[128];
+    char ui_dir[512], label_a[128], label_b[128], log_level[16];
+    long max_clients;
 };
 
 struct app {
-    const char    *labels[TALLY_OPTIONS];
-    struct hub    *hub;
-    struct tally  *tally;
+    const char *labels[TALLY_OPTIONS];
+    struct hub *hub;
+    struct tally *tally;
 };
 
 static int config_load(struct result_config *c)
@@ -112,10 +112,14 @@ static int start_tally(struct app *app, const struct result_config *c,
                        struct metrics *m)
 {
     char port[8];
-    struct tally_opts o = {
-        .host = c->pg_host, .port = port, .dbname = c->pg_db,
-        .user = c->pg_user, .password = c->pg_password, .metrics = m,
-        .on_read = on_read, .arg = app};
+    struct tally_opts o = {.host = c->pg_host,
+                           .port = port,
+                           .dbname = c->pg_db,
+                           .user = c->pg_user,
+                           .password = c->pg_password,
+                           .metrics = m,
+                           .on_read = on_read,
+                           .arg = app};
 
     snprintf(port, sizeof(port), "%u", c->pg_port);
     return tally_start(&app->tally, &o);

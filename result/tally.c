@@ -23,18 +23,18 @@
 #define THREAD_STACK       (256 * 1024)
 
 struct tally {
-    char                  host[256], port[16], dbname[64], user[64];
-    char                  password[128];
-    unsigned              refresh_ms;
-    void                 (*on_read)(void *arg, const struct tally_counts *c);
-    void                 *arg;
-    PGconn               *conn;
-    struct tally_counts   last;
-    int                   have_last;
+    char host[256], port[16], dbname[64], user[64];
+    char password[128];
+    unsigned refresh_ms;
+    void (*on_read)(void *arg, const struct tally_counts *c);
+    void *arg;
+    PGconn *conn;
+    struct tally_counts last;
+    int have_last;
     volatile sig_atomic_t stop;
-    int                   up; /* read with __atomic, any thread */
-    pthread_t             thread;
-    struct metric        *m_reads, *m_notifies, *m_errors, *m_up;
+    int up; /* read with __atomic, any thread */
+    pthread_t thread;
+    struct metric *m_reads, *m_notifies, *m_errors, *m_up;
 };
 
 static uint64_t mono_ms(void)
@@ -103,7 +103,7 @@ int tally_connected(const struct tally *t)
 
 static void disconnect(struct tally *t)
 {
-    if (t->conn && tally_connected(t))
+    if (t->conn && tally_connected(t) && !t->stop)
         log_warn("pg_disconnected", "\"host\":\"%s\"", t->host);
     set_up(t, 0);
     PQfinish(t->conn); /* NULL-safe */
@@ -113,13 +113,22 @@ static void disconnect(struct tally *t)
 /* One connection attempt, for retry_backoff(): connect, then LISTEN. */
 static int pg_connect(void *arg)
 {
-    static const char *const keys[] = {
-        "host", "port", "dbname", "user", "password", "connect_timeout",
-        "application_name", "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", NULL};
+    static const char *const keys[] = {"host",
+                                       "port",
+                                       "dbname",
+                                       "user",
+                                       "password",
+                                       "connect_timeout",
+                                       "application_name",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "tcp_user_timeout",
+                                       NULL};
     struct tally *t = arg;
-    const char *vals[] = {t->host, t->port, t->dbname, t->user, t->password,
-                          "5", "result", "10", "5", "3", "10000", NULL};
+    const char *vals[] = {t->host,     t->port, t->dbname, t->user,
+                          t->password, "5",     "result",  "10",
+                          "5",         "3",     "10000",   NULL};
     PGresult *r;
     int ok;
 
@@ -153,8 +162,8 @@ static int read_and_report(struct tally *t)
             metric_add(t->m_errors, 1);
         return rc;
     }
-    c.changed = !t->have_last ||
-                memcmp(c.votes, t->last.votes, sizeof(c.votes)) != 0;
+    c.changed =
+        !t->have_last || memcmp(c.votes, t->last.votes, sizeof(c.votes)) != 0;
     t->last = c;
     t->have_last = 1;
     if (t->m_reads)
@@ -236,8 +245,7 @@ static void *tally_main(void *arg)
     struct tally *t = arg;
 
     while (!t->stop) {
-        if (retry_backoff("postgres", pg_connect, t, &RETRY_DEFAULT,
-                          &t->stop))
+        if (retry_backoff("postgres", pg_connect, t, &RETRY_DEFAULT, &t->stop))
             break;
         serve(t);
         disconnect(t);

@@ -17,24 +17,24 @@
 #include <stdint.h>
 #include <time.h>
 
-#define TALLY_OPTIONS    2   /* option ids "a" and "b" */
-#define TALLY_MIN_GAP_MS 50  /* at most 20 reads (and pushes) a second */
+#define TALLY_OPTIONS    2  /* option ids "a" and "b" */
+#define TALLY_MIN_GAP_MS 50 /* at most 20 reads (and pushes) a second */
 #define TALLY_CHANNEL    "votes_changed"
 
 struct metrics;
 
 struct tally_counts {
-    int64_t         votes[TALLY_OPTIONS]; /* [0] is "a", [1] is "b" */
-    struct timespec as_of;                /* CLOCK_REALTIME of the read */
-    int             changed;              /* differs from the last read */
+    int64_t votes[TALLY_OPTIONS]; /* [0] is "a", [1] is "b" */
+    struct timespec as_of;        /* CLOCK_REALTIME of the read */
+    int changed;                  /* differs from the last read */
 };
 
 struct tally_opts {
-    const char     *host, *port, *dbname, *user, *password;
-    unsigned        refresh_ms; /* safety refresh; 0 means 5000 */
-    struct metrics *metrics;    /* NULL, or counters are registered here */
+    const char *host, *port, *dbname, *user, *password;
+    unsigned refresh_ms;     /* safety refresh; 0 means 5000 */
+    struct metrics *metrics; /* NULL, or counters are registered here */
     void (*on_read)(void *arg, const struct tally_counts *c);
-    void           *arg;
+    void *arg;
 };
 
 struct tally;

@@ -68,9 +68,9 @@ int wstest_open(struct wstest *w, uint16_t port, const char *path)
     w->total = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    w->conn = mg_connect_websocket_client("127.0.0.1", port, 0, ebuf,
-                                          sizeof(ebuf), path, NULL, on_data,
-                                          on_close, w);
+    w->conn =
+        mg_connect_websocket_client("127.0.0.1", port, 0, ebuf, sizeof(ebuf),
+                                    path, NULL, on_data, on_close, w);
     return w->conn ? 0 : -ECONNREFUSED;
 }
 
@@ -128,8 +128,7 @@ int wstest_wait_closed(struct wstest *w, unsigned timeout_ms)
 
 int wstest_send(struct wstest *w, int opcode, const char *data, size_t len)
 {
-    return mg_websocket_client_write(w->conn, opcode, data, len) > 0 ? 0
-                                                                     : -EIO;
+    return mg_websocket_client_write(w->conn, opcode, data, len) > 0 ? 0 : -EIO;
 }
 
 void wstest_close(struct wstest *w)
