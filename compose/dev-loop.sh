@@ -1,0 +1,74 @@
+#!/bin/bash
+# dev-loop SERVICE: the command of the `dev` stage of vote/, worker/ and
+# result/Dockerfile. Builds //SERVICE with Bazel from the sources mounted at
+# /src, runs it, and on every change under the watched paths rebuilds and
+# restarts it (a failed build keeps the running binary). Polls once a second
+# (works with every bind mount, no inotify needed).
+#   SERVICE   vote | worker | result (default: $SERVICE)
+#   WATCH     paths under /src to watch (default below)
+#   BAZEL_FLAGS  build flags (the image sets them as its build used them)
+set -u
+svc=${1:-${SERVICE:?dev-loop: which service?}}
+src=${SRC:-/src}
+watch=${WATCH:-"WORKSPACE BUILD .bazelrc bazel proto lib $svc tools"}
+flags=${BAZEL_FLAGS:--c opt --linkopt=-Wl,--as-needed}
+# --symlink_prefix=/: no bazel-* links in the (host's) mounted checkout.
+bazel_build() { bazel build $flags --symlink_prefix=/ "//$svc" 2>&1; }
+bin=/usr/local/bin/$svc
+stamp=/tmp/dev-loop.stamp
+pid=
+
+log() { printf '{"level":"info","svc":"dev-loop","msg":"%s"}\n' "$*"; }
+
+stop_service() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  pid=
+}
+
+start_service() {
+  stop_service
+  "$bin" &
+  pid=$!
+  log "started $bin (pid $pid)"
+}
+
+build() {
+  log "bazel build //$svc"
+  if bazel_build; then
+    out=$(bazel info $flags --symlink_prefix=/ bazel-bin 2>/dev/null)/$svc/$svc
+    install -m 0755 "$out" "$bin.new" && mv -f "$bin.new" "$bin"
+    return 0
+  fi
+  log "build failed: keeping the running binary; fix and save to retry"
+  return 1
+}
+
+changed() {
+  paths=
+  for p in $watch; do [ -e "$src/$p" ] && paths="$paths $src/$p"; done
+  # shellcheck disable=SC2086
+  [ -n "$paths" ] && [ -n "$(find $paths -newer "$stamp" -type f -print 2>/dev/null | head -n 1)" ]
+}
+
+trap 'stop_service; bazel shutdown >/dev/null 2>&1; exit 0' TERM INT
+cd "$src" || exit 1
+touch "$stamp"
+if build || [ -x "$bin" ]; then start_service; fi
+while :; do
+  sleep 1 &
+  wait $!
+  if changed; then
+    touch "$stamp"
+    log "change detected"
+    build && start_service
+  elif [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid" 2>/dev/null
+    log "$svc exited with status $?; restarting in 2 s"
+    pid=
+    sleep 2
+    start_service
+  fi
+done
