@@ -15,17 +15,26 @@
 #define CLOSE_TRY_LATER 1013
 
 /* A silent peer gets a ping every 10 s and is dropped after 6 unanswered
- * (civetweb's MG_MAX_UNANSWERED_PING), as is one that stopped reading. */
-const char *const API_WS_OPTIONS[] = {"enable_websocket_ping_pong", "yes",
-                                      "websocket_timeout_ms", "10000", NULL};
+ * (civetweb's MG_MAX_UNANSWERED_PING), as is one that stopped reading.
+ * tcp_nodelay: civetweb sends a frame's header and payload with two
+ * send()s; with Nagle the payload waits for the peer's delayed ACK. */
+const char *const API_WS_OPTIONS[] = {"enable_websocket_ping_pong",
+                                      "yes",
+                                      "websocket_timeout_ms",
+                                      "10000",
+                                      "tcp_nodelay",
+                                      "1",
+                                      NULL};
 
-int api_ws_write(void *conn, int opcode, const char *data, size_t len)
+int api_ws_write(void *conn, const char *frame, size_t len)
 {
-    int rc = mg_websocket_write(conn, opcode, data, len);
+    int rc;
 
-    if (rc <= 0 || (len > 0 && (size_t)rc != len))
-        return -EIO;
-    return 0;
+    /* The lock civetweb's own mg_websocket_write() takes (its pings). */
+    mg_lock_connection(conn);
+    rc = mg_write(conn, frame, len);
+    mg_unlock_connection(conn);
+    return (rc > 0 && (size_t)rc == len) ? 0 : -EIO;
 }
 
 static int is_get(struct mg_connection *c)

@@ -24,7 +24,7 @@ extern const char *const API_WS_OPTIONS[];
 /* Adds the handlers to a started server. */
 void api_register(struct mg_context *ctx, struct hub *h);
 
-/* hub_opts.write over civetweb: one frame to a WebSocket connection. */
-int api_ws_write(void *conn, int opcode, const char *data, size_t len);
+/* hub_opts.write over civetweb: one whole frame, one send. */
+int api_ws_write(void *conn, const char *frame, size_t len);
 
 #endif

@@ -14,10 +14,14 @@
 #define WRITER_STACK (128 * 1024) /* a write needs little; RSS is touched */
 #define CLOSE_REASON "server shutting down"
 
-/* An immutable snapshot shared by the slots that hold it. */
+#define HDR_MAX 4 /* frame header: payloads up to 64 KiB */
+
+/* An immutable snapshot shared by the slots that hold it: its frame is
+ * data[HDR_MAX - hdr ..], its JSON data[HDR_MAX ..]. */
 struct snap {
-    int refs; /* __atomic */
-    size_t len;
+    int refs;   /* __atomic */
+    size_t len; /* of the JSON */
+    size_t hdr; /* of the frame header */
     char data[];
 };
 
@@ -41,7 +45,7 @@ struct hub {
     unsigned count, max_clients;
     int closing;
     struct snap *current;
-    int (*write)(void *conn, int opcode, const char *data, size_t len);
+    int (*write)(void *conn, const char *frame, size_t len);
     struct metric *m_clients, *m_frames, *m_dropped, *m_pushes;
 };
 
@@ -96,16 +100,17 @@ void hub_free(struct hub *h)
     free(h);
 }
 
-/* RFC 6455 close payload: the code, big-endian, then a reason. */
+/* A close frame: the code, big-endian, then a reason (< 126 bytes). */
 static int send_close(struct hub_client *c, int code)
 {
-    char buf[2 + sizeof(CLOSE_REASON)];
+    char f[4 + sizeof(CLOSE_REASON)];
 
-    buf[0] = (char)((code >> 8) & 0xff);
-    buf[1] = (char)(code & 0xff);
-    memcpy(buf + 2, CLOSE_REASON, sizeof(CLOSE_REASON) - 1);
-    return c->hub->write(c->conn, HUB_OP_CLOSE, buf,
-                         2 + sizeof(CLOSE_REASON) - 1);
+    f[0] = (char)(0x80 | HUB_OP_CLOSE);
+    f[1] = (char)(2 + sizeof(CLOSE_REASON) - 1);
+    f[2] = (char)((code >> 8) & 0xff);
+    f[3] = (char)(code & 0xff);
+    memcpy(f + 4, CLOSE_REASON, sizeof(CLOSE_REASON) - 1);
+    return c->hub->write(c->conn, f, 4 + sizeof(CLOSE_REASON) - 1);
 }
 
 /* Sends what the slot holds; c->mu is held, and dropped while writing. */
@@ -123,7 +128,8 @@ static void write_one(struct hub_client *c)
     if (code)
         rc = send_close(c, code);
     else
-        rc = c->hub->write(c->conn, HUB_OP_TEXT, s->data, s->len);
+        rc =
+            c->hub->write(c->conn, s->data + HDR_MAX - s->hdr, s->hdr + s->len);
     snap_unref(s);
     pthread_mutex_lock(&c->mu);
     if (rc) {
@@ -266,18 +272,42 @@ static void offer(struct hub_client *c, struct snap *s)
     snap_unref(old);
 }
 
-int hub_publish(struct hub *h, const char *json, size_t len, int broadcast)
+/* A text frame of json, built once for every client. */
+static struct snap *snap_new(const char *json, size_t len)
 {
-    struct snap *s = malloc(sizeof(*s) + len + 1);
-    struct hub_client *c;
-    struct snap *old;
+    struct snap *s;
+    char *hdr;
 
+    s = malloc(sizeof(*s) + HDR_MAX + len + 1);
     if (!s)
-        return -ENOMEM;
+        return NULL;
     s->refs = 1;
     s->len = len;
-    memcpy(s->data, json, len);
-    s->data[len] = '\0';
+    s->hdr = len < 126 ? 2 : 4;
+    hdr = s->data + HDR_MAX - s->hdr;
+    hdr[0] = (char)(0x80 | HUB_OP_TEXT); /* FIN, text */
+    if (len < 126) {
+        hdr[1] = (char)len;
+    } else {
+        hdr[1] = 126;
+        hdr[2] = (char)(len >> 8);
+        hdr[3] = (char)(len & 0xff);
+    }
+    memcpy(s->data + HDR_MAX, json, len);
+    s->data[HDR_MAX + len] = '\0';
+    return s;
+}
+
+int hub_publish(struct hub *h, const char *json, size_t len, int broadcast)
+{
+    struct hub_client *c;
+    struct snap *s, *old;
+
+    if (len > 0xffff)
+        return -EMSGSIZE;
+    s = snap_new(json, len);
+    if (!s)
+        return -ENOMEM;
     pthread_mutex_lock(&h->mu);
     old = h->current;
     h->current = s;
@@ -301,7 +331,7 @@ int hub_current(struct hub *h, char *buf, size_t n, size_t *len)
     } else if (h->current->len >= n) {
         rc = -ENOSPC;
     } else {
-        memcpy(buf, h->current->data, h->current->len + 1);
+        memcpy(buf, h->current->data + HDR_MAX, h->current->len + 1);
         *len = h->current->len;
     }
     pthread_mutex_unlock(&h->mu);

@@ -8,10 +8,12 @@
  * when it can. A client whose write fails gets no more frames (its
  * connection is left to the server to close).
  *
- * The hub knows nothing of civetweb: frames go out through o->write,
- * called on the client's writer thread only (never two at once for one
- * client). hub_new() hands *out to the caller; hub_free() after the last
- * hub_remove(). All functions are thread-safe. */
+ * The hub knows nothing of civetweb: it builds each RFC 6455 frame once
+ * per snapshot (server frames are unmasked, so every client gets the same
+ * bytes) and hands whole frames to o->write, one send each, called on the
+ * client's writer thread only (never two at once for one client). hub_new()
+ * hands *out to the caller; hub_free() after the last hub_remove(). All
+ * functions are thread-safe. */
 #ifndef RESULT_HUB_H
 #define RESULT_HUB_H
 
@@ -27,8 +29,8 @@ struct hub_client;
 
 struct hub_opts {
     unsigned max_clients;
-    /* Sends one frame; 0, or -errno. May block (a slow client). */
-    int (*write)(void *conn, int opcode, const char *data, size_t len);
+    /* Sends one whole frame; 0, or -errno. May block (a slow client). */
+    int (*write)(void *conn, const char *frame, size_t len);
     struct metrics *metrics; /* NULL, or gauges/counters go here */
 };
 

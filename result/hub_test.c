@@ -28,10 +28,14 @@ struct fake {
     char last[64];
 };
 
-static int fake_write(void *conn, int opcode, const char *data, size_t len)
+/* Takes one whole unmasked frame apart (payloads < 64 KiB). */
+static int fake_write(void *conn, const char *frame, size_t len)
 {
+    const unsigned char *p = (const unsigned char *)frame;
+    size_t hdr = (p[1] & 0x7f) == 126 ? 4 : 2;
     struct fake *f = conn;
 
+    assert_true(len >= hdr && (p[0] & 0x80));
     pthread_mutex_lock(&f->mu);
     while (f->block)
         pthread_cond_wait(&f->cv, &f->mu);
@@ -40,11 +44,12 @@ static int fake_write(void *conn, int opcode, const char *data, size_t len)
         pthread_mutex_unlock(&f->mu);
         return -EIO;
     }
-    if (opcode == HUB_OP_CLOSE) {
+    if ((p[0] & 0x0f) == HUB_OP_CLOSE) {
         f->closes++;
-        f->close_code = ((unsigned char)data[0] << 8) | (unsigned char)data[1];
+        f->close_code = (p[2] << 8) | p[3];
     } else {
-        snprintf(f->last, sizeof(f->last), "%.*s", (int)len, data);
+        snprintf(f->last, sizeof(f->last), "%.*s", (int)(len - hdr),
+                 frame + hdr);
         f->frames++;
     }
     pthread_cond_broadcast(&f->cv);
