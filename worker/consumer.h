@@ -2,9 +2,9 @@
  * VOTES stream and the durable pull consumer "worker", bound explicitly.
  *
  * consumer_open() hands *out to the caller; release with consumer_close(),
- * which flushes pending acks and closes the connection without
- * unsubscribing (an unsubscribe or drain could delete the durable, see
- * notes/nats-c-3.4.1.md, traps 4 and 5). Thread-safe as nats.c is: the
+ * which flushes pending acks and closes the connection; the durable is
+ * never deleted (notes/nats-c-3.4.1.md, traps 4 and 5). Thread-safe as
+ * nats.c is: the
  * fetch loop owns it, probes may call consumer_connected() from any
  * thread. Messages fetched belong to the caller (natsMsgList_Destroy). */
 #ifndef WORKER_CONSUMER_H
@@ -36,9 +36,17 @@ struct consumer;
  * binds a pull subscription. o is copied. 0, or -ECONNREFUSED/-EIO logged. */
 int consumer_open(struct consumer **out, const struct consumer_opts *o);
 
-/* Fetches up to opts.batch messages into *list. 0 with list->Count > 0;
- * -ETIMEDOUT when none came; -EIO on other errors (logged, rate-limited). */
+/* Fetches up to opts.batch messages into *list, returning as soon as the
+ * backlog is empty, waiting up to fetch_wait_ms only when nothing is
+ * there. 0 with list->Count > 0; -ETIMEDOUT when none came; -EIO on other
+ * errors (logged, rate-limited). */
 int consumer_fetch(struct consumer *c, natsMsgList *list);
+
+/* Acks (after the commit), hands back for redelivery (Nak), or asks for
+ * more time (in progress) for one fetched message. 0 or -EIO. */
+int consumer_ack(struct consumer *c, natsMsg *m);
+int consumer_nak(struct consumer *c, natsMsg *m);
+int consumer_in_progress(struct consumer *c, natsMsg *m);
 
 /* The JetStream stream sequence of a fetched message. 0 or -EINVAL. */
 int consumer_seq(natsMsg *m, uint64_t *seq, uint64_t *delivered);

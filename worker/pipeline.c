@@ -25,13 +25,24 @@ struct pipeline_metrics {
     struct metric *deadletters, *pg_errors, *lag, *unacked;
 };
 
+/* One fetched batch: its messages, and the good votes among them. */
+struct batch {
+    natsMsgList  list;
+    struct vote *votes;
+    natsMsg    **held; /* messages of the good votes, acked after commit */
+    size_t       n_held;
+    int64_t      t0;
+    int          send_rc; /* store_apply_send()'s answer */
+};
+
+/* Two batches: while Postgres commits one, the next is fetched. */
 struct pipeline {
     struct consumer        *consumer;
     struct store           *store;
     struct pipeline_metrics m;
-    struct vote            *votes; /* the good votes of the batch */
-    natsMsg               **held;  /* their messages, acked after commit */
-    size_t                  n_held;
+    struct batch            b[2];
+    struct batch           *inflight; /* sent to Postgres, not yet waited */
+    int                     cur;      /* b[cur] is the one to fill next */
     int                     ack_wait_ms;
     int64_t                 last_lag_ms;
     unsigned                seed;
@@ -68,7 +79,7 @@ static int register_metrics(struct pipeline_metrics *pm, struct metrics *m)
                                        "Votes per fetched batch.",
                                        BATCH_BOUNDS, NBOUNDS(BATCH_BOUNDS));
     pm->batch_seconds = metrics_histogram(
-        m, "worker_apply_seconds", "Time to commit one batch in Postgres.",
+        m, "worker_batch_seconds", "From fetch to commit of one batch.",
         SECONDS_BOUNDS, NBOUNDS(SECONDS_BOUNDS));
     pm->applied = metrics_counter(m, "worker_votes_applied_total",
                                   "Vote rows inserted or changed.");
@@ -93,14 +104,20 @@ int pipeline_new(struct pipeline **out, struct consumer *c, struct store *s,
                  struct metrics *m, int batch, int ack_wait_ms)
 {
     struct pipeline *p;
+    int i;
 
     *out = NULL;
     p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    p->votes = calloc((size_t)batch, sizeof(*p->votes));
-    p->held = calloc((size_t)batch, sizeof(*p->held));
-    if (!p->votes || !p->held || (m && register_metrics(&p->m, m))) {
+    for (i = 0; i < 2; i++) {
+        p->b[i].votes = calloc((size_t)batch, sizeof(*p->b[i].votes));
+        p->b[i].held = calloc((size_t)batch, sizeof(*p->b[i].held));
+        if (!p->b[i].votes || !p->b[i].held)
+            goto out_free;
+    }
+    if (m && register_metrics(&p->m, m)) {
+out_free:
         pipeline_free(p);
         return -ENOMEM;
     }
@@ -117,8 +134,10 @@ void pipeline_free(struct pipeline *p)
 {
     if (!p)
         return;
-    free(p->votes);
-    free(p->held);
+    free(p->b[0].votes);
+    free(p->b[0].held);
+    free(p->b[1].votes);
+    free(p->b[1].held);
     free(p);
 }
 
@@ -141,11 +160,11 @@ static void set_pg_up(struct pipeline *p, int up)
 }
 
 /* Sorts one message: poison is dead-lettered now, a good vote is held. */
-static void take(struct pipeline *p, natsMsg *m)
+static void take(struct pipeline *p, struct batch *b, natsMsg *m)
 {
-    struct vote *v = &p->votes[p->n_held];
+    struct vote *v = &b->votes[b->n_held];
     const char *reason = NULL;
-    uint64_t seq, delivered;
+    uint64_t seq = 0, delivered;
     char qr[64];
 
     if (consumer_seq(m, &seq, &delivered))
@@ -153,7 +172,7 @@ static void take(struct pipeline *p, natsMsg *m)
     else if (decode_vote(natsMsg_GetData(m),
                          (size_t)natsMsg_GetDataLength(m), v, &reason) == 0) {
         v->seq = seq;
-        p->held[p->n_held++] = m;
+        b->held[b->n_held++] = m;
         return;
     }
     log_warn("deadletter", "\"seq\":%llu,\"reason\":%s",
@@ -162,29 +181,43 @@ static void take(struct pipeline *p, natsMsg *m)
         add(p->m.deadletters, 1);
 }
 
+/* Fetches and sorts a batch. 0, -ETIMEDOUT or -EIO. */
+static int fill(struct pipeline *p, struct batch *b)
+{
+    int i, rc;
+
+    b->n_held = 0;
+    rc = consumer_fetch(p->consumer, &b->list);
+    if (rc)
+        return rc;
+    observe(p->m.batch_size, b->list.Count);
+    b->t0 = nats_Now();
+    for (i = 0; i < b->list.Count; i++)
+        take(p, b, b->list.Msgs[i]);
+    return 0;
+}
+
 /* While Postgres is down the held messages would be redelivered to
  * another worker after AckWait: tell the server we are still on them. */
 static void keep_held(struct pipeline *p)
 {
     size_t i;
+    int k;
 
-    for (i = 0; i < p->n_held; i++)
-        natsMsg_InProgress(p->held[i], NULL);
+    for (k = 0; k < 2; k++)
+        for (i = 0; i < p->b[k].n_held; i++)
+            consumer_in_progress(p->consumer, p->b[k].held[i]);
 }
 
-/* Commits the held votes, retrying with backoff and reconnecting until it
- * works. 0, or -ECANCELED when *stop was set first. */
-static int apply_held(struct pipeline *p, volatile sig_atomic_t *stop)
+/* Commits b after a failed attempt (rc), retrying with backoff and
+ * reconnecting until it works. 0, or -ECANCELED once *stop is set. */
+static int retry_apply(struct pipeline *p, struct batch *b, int rc,
+                       size_t *changed, volatile sig_atomic_t *stop)
 {
-    int64_t t0 = nats_Now(), last_keep = t0;
+    int64_t last_keep = nats_Now();
     unsigned attempt;
-    size_t changed;
-    int rc;
 
-    for (attempt = 0;; attempt++) {
-        rc = store_apply(p->store, p->votes, p->n_held, &changed);
-        if (rc == 0)
-            break;
+    for (attempt = 0; rc; attempt++) {
         add(p->m.pg_errors, 1);
         set_pg_up(p, 0);
         if (*stop || shutdown_sleep_ms(stop, retry_delay_ms(&RETRY_DEFAULT,
@@ -195,15 +228,62 @@ static int apply_held(struct pipeline *p, volatile sig_atomic_t *stop)
             keep_held(p);
             last_keep = nats_Now();
         }
-        if (rc == -EIO)
-            store_reconnect(p->store);
+        if (rc == -EIO && store_reconnect(p->store))
+            continue;
+        rc = store_apply(p->store, b->votes, b->n_held, changed);
     }
-    if (attempt > 0)
-        log_info("pg_recovered", "\"attempts\":%u", attempt + 1);
-    set_pg_up(p, 1);
-    add(p->m.applied, changed);
-    observe(p->m.batch_seconds, (double)(nats_Now() - t0) / 1000.0);
+    log_info("pg_recovered", "\"attempts\":%u", attempt + 1);
     return 0;
+}
+
+/* Acks b's messages after their commit, or hands them back (Nak). */
+static void settle(struct pipeline *p, struct batch *b, int committed)
+{
+    size_t i;
+
+    for (i = 0; i < b->n_held; i++) {
+        if (committed)
+            consumer_ack(p->consumer, b->held[i]);
+        else
+            consumer_nak(p->consumer, b->held[i]);
+    }
+    if (committed)
+        add(p->m.acked, b->n_held);
+    b->n_held = 0;
+    natsMsgList_Destroy(&b->list);
+}
+
+/* Waits for the commit of the batch in flight, then acks it. */
+static int finish(struct pipeline *p, volatile sig_atomic_t *stop)
+{
+    struct batch *b = p->inflight;
+    size_t changed = 0;
+    int rc;
+
+    if (!b)
+        return 0;
+    p->inflight = NULL;
+    rc = b->send_rc;
+    if (rc == 0 && b->n_held)
+        rc = store_apply_wait(p->store, &changed);
+    if (rc)
+        rc = retry_apply(p, b, rc, &changed, stop);
+    if (rc == 0) {
+        set_pg_up(p, 1);
+        add(p->m.applied, changed);
+        observe(p->m.batch_seconds, (double)(nats_Now() - b->t0) / 1000.0);
+    }
+    settle(p, b, rc == 0);
+    return rc;
+}
+
+/* Sends b to Postgres and leaves it in flight; a failed send is retried
+ * by finish(). */
+static void launch(struct pipeline *p, struct batch *b)
+{
+    p->inflight = b;
+    b->send_rc = b->n_held ? store_apply_send(p->store, b->votes, b->n_held)
+                           : 0;
 }
 
 static void refresh_lag(struct pipeline *p)
@@ -220,38 +300,23 @@ static void refresh_lag(struct pipeline *p)
     }
 }
 
-static void settle(struct pipeline *p, int committed)
-{
-    size_t i;
-
-    for (i = 0; i < p->n_held; i++) {
-        if (committed)
-            natsMsg_Ack(p->held[i], NULL);
-        else
-            natsMsg_Nak(p->held[i], NULL);
-    }
-    if (committed)
-        add(p->m.acked, p->n_held);
-    p->n_held = 0;
-}
-
 int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop)
 {
-    natsMsgList list;
-    int i, rc;
+    struct batch *next = &p->b[p->cur];
+    int rc, done;
 
     refresh_lag(p);
-    rc = consumer_fetch(p->consumer, &list);
+    rc = fill(p, next); /* while Postgres commits the batch in flight */
+    done = finish(p, stop);
     if (rc)
-        return rc;
-    observe(p->m.batch_size, list.Count);
-    p->n_held = 0;
-    for (i = 0; i < list.Count; i++)
-        take(p, list.Msgs[i]);
-    rc = apply_held(p, stop);
-    settle(p, rc == 0);
-    natsMsgList_Destroy(&list);
-    return rc;
+        return done ? done : rc;
+    if (done) { /* stopped while Postgres was down: hand it all back */
+        settle(p, next, 0);
+        return done;
+    }
+    p->cur ^= 1;
+    launch(p, next);
+    return 0;
 }
 
 int pipeline_run(struct pipeline *p, volatile sig_atomic_t *stop)
@@ -260,5 +325,6 @@ int pipeline_run(struct pipeline *p, volatile sig_atomic_t *stop)
         if (pipeline_step(p, stop) == -EIO)
             shutdown_sleep_ms(stop, NATS_ERROR_PAUSE_MS);
     }
+    finish(p, stop); /* the batch in flight, committed and acked */
     return 0;
 }

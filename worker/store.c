@@ -28,6 +28,7 @@ struct store {
     size_t  max_batch;
     char   *ids, *opts, *seqs, *casts; /* array literals, reused */
     size_t  ids_cap, opts_cap, nums_cap;
+    int     prepared; /* APPLY_SQL prepared on this connection */
 };
 
 /* One statement is one (implicit) transaction: the upsert, the tallies and
@@ -91,6 +92,15 @@ static void log_pg_error(const char *event, const PGconn *c,
              log_quote(qm, sizeof(qm), msg));
 }
 
+/* Notices ("relation already exists, skipping") go to the debug log, not
+ * to stderr. */
+static void on_notice(void *arg, const char *msg)
+{
+    char q[300];
+
+    log_debug("pg_notice", "\"message\":%s", log_quote(q, sizeof(q), msg));
+}
+
 static int alloc_buffers(struct store *s, size_t max_batch)
 {
     s->max_batch = max_batch;
@@ -134,6 +144,7 @@ int store_open(struct store **out, const char *const *keys,
         rc = -ENOMEM;
         goto out_free;
     }
+    PQsetNoticeProcessor(s->conn, on_notice, NULL);
     if (PQstatus(s->conn) != CONNECTION_OK) {
         log_pg_error("pg_connect_failed", s->conn, NULL);
         rc = -ECONNREFUSED;
@@ -160,6 +171,7 @@ int store_connected(const struct store *s)
 
 int store_reconnect(struct store *s)
 {
+    s->prepared = 0;
     PQreset(s->conn);
     if (PQstatus(s->conn) != CONNECTION_OK) {
         log_pg_error("pg_connect_failed", s->conn, NULL);
@@ -296,29 +308,81 @@ static int on_apply_error(struct store *s, const PGresult *r)
     return -EAGAIN;
 }
 
-int store_apply(struct store *s, const struct vote *v, size_t n,
-                size_t *changed)
+/* Prepared once per connection, after the migrations made the tables:
+ * saves parsing and planning the statement for every batch. */
+static int prepare_apply(struct store *s)
+{
+    PGresult *r;
+    int rc = 0;
+
+    if (s->prepared)
+        return 0;
+    r = PQprepare(s->conn, "apply", APPLY_SQL, 4, NULL);
+    if (PQresultStatus(r) == PGRES_COMMAND_OK)
+        s->prepared = 1;
+    else
+        rc = on_apply_error(s, r);
+    PQclear(r);
+    return rc;
+}
+
+int store_apply_send(struct store *s, const struct vote *v, size_t n)
 {
     const char *params[4];
-    PGresult *r;
     int rc;
 
-    *changed = 0;
-    if (n == 0)
-        return 0;
-    if (n > s->max_batch || build_arrays(s, v, n))
+    if (n == 0 || n > s->max_batch || build_arrays(s, v, n))
         return -E2BIG;
     params[0] = s->ids;
     params[1] = s->opts;
     params[2] = s->seqs;
     params[3] = s->casts;
-    r = PQexecParams(s->conn, APPLY_SQL, 4, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        rc = on_apply_error(s, r);
-        PQclear(r);
+    rc = prepare_apply(s);
+    if (rc)
         return rc;
+    /* libpq copies the parameters: the buffers are free again at return. */
+    if (!PQsendQueryPrepared(s->conn, "apply", 4, params, NULL, NULL, 0)) {
+        log_pg_error("pg_apply_failed", s->conn, NULL);
+        return store_connected(s) ? -EAGAIN : -EIO;
     }
-    *changed = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
     return 0;
+}
+
+int store_apply_wait(struct store *s, size_t *changed)
+{
+    PGresult *r, *err = NULL;
+    int rc = 0, got = 0;
+
+    *changed = 0;
+    while ((r = PQgetResult(s->conn)) != NULL) { /* until the query ends */
+        if (!err && PQresultStatus(r) != PGRES_TUPLES_OK) {
+            err = r;
+            continue;
+        }
+        if (!err && PQntuples(r) == 1) {
+            *changed = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+            got = 1;
+        }
+        PQclear(r);
+    }
+    if (err) {
+        rc = on_apply_error(s, err);
+        PQclear(err);
+    } else if (!got) {
+        log_pg_error("pg_apply_failed", s->conn, NULL);
+        rc = store_connected(s) ? -EAGAIN : -EIO;
+    }
+    return rc;
+}
+
+int store_apply(struct store *s, const struct vote *v, size_t n,
+                size_t *changed)
+{
+    int rc;
+
+    *changed = 0;
+    if (n == 0)
+        return 0;
+    rc = store_apply_send(s, v, n);
+    return rc ? rc : store_apply_wait(s, changed);
 }

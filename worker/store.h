@@ -38,6 +38,12 @@ int store_migrate(struct store *s);
 int store_apply(struct store *s, const struct vote *v, size_t n,
                 size_t *changed);
 
+/* store_apply() in two halves, so the caller can fetch the next batch
+ * while Postgres works: send (1 <= n <= max_batch), then wait for the
+ * commit. Nothing else may use the store in between. Same returns. */
+int store_apply_send(struct store *s, const struct vote *v, size_t n);
+int store_apply_wait(struct store *s, size_t *changed);
+
 /* Reconnects a broken connection. 0 or -ECONNREFUSED. */
 int store_reconnect(struct store *s);
 

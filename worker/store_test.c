@@ -1,0 +1,329 @@
+/* store_test.c - the upsert against a real Postgres: newest sequence wins
+ * in a batch and across batches, replays change nothing, two writers at
+ * once keep votes and tallies exact, migrations are idempotent. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "tests/fixture/fixture.h"
+#include "worker/store.h"
+
+#define VOTERS 1000
+#define BATCHES 150
+#define BATCH 500
+
+static struct fixture pg;
+
+static struct store *open_store(const char *conninfo)
+{
+    const char *keys[] = {"dbname", NULL};
+    const char *vals[] = {conninfo, NULL};
+    struct store *s;
+
+    assert_int_equal(store_open(&s, keys, vals, BATCH), 0);
+    return s;
+}
+
+static long query_long(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg.url);
+    PGresult *r = PQexec(c, sql);
+    long v = -1;
+
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+        !PQgetisnull(r, 0, 0))
+        v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static void exec_sql(const char *conninfo, const char *sql)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    PGresult *r = PQexec(c, sql);
+
+    assert_true(PQresultStatus(r) == PGRES_COMMAND_OK ||
+                PQresultStatus(r) == PGRES_TUPLES_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
+static long tally(const char *option)
+{
+    char sql[96];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(sum(count), 0) FROM tallies WHERE vote = '%s'",
+             option);
+    return query_long(sql);
+}
+
+static long tally_diff(void)
+{
+    return query_long(
+        "SELECT count(*) FROM tallies t FULL JOIN"
+        " (SELECT vote, count(*) AS n FROM votes GROUP BY vote) g"
+        " ON g.vote = t.vote WHERE coalesce(t.count, 0) <> coalesce(g.n, 0)");
+}
+
+static struct vote mk(const char *voter, const char *option, uint64_t seq)
+{
+    struct vote v;
+
+    memset(&v, 0, sizeof(v));
+    snprintf(v.voter, sizeof(v.voter), "%s", voter);
+    v.option[0] = option[0];
+    v.seq = seq;
+    v.cast_at_ms = 1764000000000LL + (int64_t)seq;
+    return v;
+}
+
+static char *vote_of(const char *voter, char *buf, size_t n)
+{
+    PGconn *c = PQconnectdb(pg.url);
+    const char *params[] = {voter};
+    PGresult *r = PQexecParams(c, "SELECT vote FROM votes WHERE id = $1", 1,
+                               NULL, params, NULL, NULL, 0);
+
+    snprintf(buf, n, "%s",
+             PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "(none)");
+    PQclear(r);
+    PQfinish(c);
+    return buf;
+}
+
+static void *migrate_thread(void *arg)
+{
+    struct store *s = open_store(pg.url);
+    long rc = store_migrate(s);
+
+    store_close(s);
+    return (void *)rc;
+}
+
+static int setup(void **state)
+{
+    pthread_t t[3];
+    void *rc;
+    int i;
+
+    if (fixture_start(&pg, FIXTURE_PG))
+        return -1;
+    for (i = 0; i < 3; i++) /* three workers starting at once */
+        pthread_create(&t[i], NULL, migrate_thread, NULL);
+    for (i = 0; i < 3; i++) {
+        pthread_join(t[i], &rc);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_destroy(&pg);
+    return 0;
+}
+
+static int truncate_all(void **state)
+{
+    exec_sql(pg.url, "TRUNCATE votes, tallies");
+    return 0;
+}
+
+static void test_store_a_then_b_in_one_batch(void **state)
+{
+    struct store *s = open_store(pg.url);
+    struct vote v[] = {mk("v1", "b", 7), mk("v1", "a", 3), mk("v2", "a", 4)};
+    size_t changed;
+    char buf[16];
+
+    assert_int_equal(store_apply(s, v, 3, &changed), 0);
+    assert_int_equal(changed, 2); /* v1 once, v2 once */
+    assert_string_equal(vote_of("v1", buf, sizeof(buf)), "b");
+    assert_int_equal(tally("a"), 1);
+    assert_int_equal(tally("b"), 1);
+    assert_int_equal(tally_diff(), 0);
+    store_close(s);
+}
+
+static void test_store_a_then_b_across_batches(void **state)
+{
+    struct store *s = open_store(pg.url);
+    struct vote a = mk("v1", "a", 10), b = mk("v1", "b", 11);
+    struct vote old = mk("v1", "a", 9);
+    size_t changed;
+    char buf[16];
+
+    assert_int_equal(store_apply(s, &a, 1, &changed), 0);
+    assert_int_equal(tally("a"), 1);
+    assert_int_equal(store_apply(s, &b, 1, &changed), 0);
+    assert_int_equal(changed, 1);
+    assert_string_equal(vote_of("v1", buf, sizeof(buf)), "b");
+    assert_int_equal(tally("a"), 0);
+    assert_int_equal(tally("b"), 1);
+    /* An older message arriving late changes nothing. */
+    assert_int_equal(store_apply(s, &old, 1, &changed), 0);
+    assert_int_equal(changed, 0);
+    assert_string_equal(vote_of("v1", buf, sizeof(buf)), "b");
+    assert_int_equal(tally_diff(), 0);
+    store_close(s);
+}
+
+static void test_store_replay_changes_nothing(void **state)
+{
+    struct store *s = open_store(pg.url);
+    struct vote v[] = {mk("x", "a", 1), mk("y", "b", 2), mk("NULL", "a", 3)};
+    size_t changed;
+
+    assert_int_equal(store_apply(s, v, 3, &changed), 0);
+    assert_int_equal(changed, 3);
+    assert_int_equal(store_apply(s, v, 3, &changed), 0); /* redelivered */
+    assert_int_equal(changed, 0);
+    assert_int_equal(store_apply(s, v + 1, 1, &changed), 0);
+    assert_int_equal(changed, 0);
+    assert_int_equal(tally("a"), 2);
+    assert_int_equal(tally("b"), 1);
+    assert_int_equal(query_long("SELECT count(*) FROM votes"), 3);
+    assert_int_equal(tally_diff(), 0);
+    store_close(s);
+}
+
+struct writer {
+    int      id;
+    unsigned seed;
+    int      retries;
+};
+
+/* Writer k applies votes with sequences k, k+2, k+4...: together the two
+ * writers cover every sequence once, racing on the same voters. */
+static void *writer_thread(void *arg)
+{
+    struct writer *w = arg;
+    struct store *s = open_store(pg.url);
+    struct vote v[BATCH];
+    char voter[16];
+    size_t changed;
+    int b, i;
+
+    for (b = 0; b < BATCHES; b++) {
+        for (i = 0; i < BATCH; i++) {
+            uint64_t seq = (uint64_t)(b * BATCH + i) * 2 + (uint64_t)w->id;
+            unsigned h = (unsigned)(seq * 2654435761u);
+
+            snprintf(voter, sizeof(voter), "v%u", (h >> 8) % VOTERS);
+            v[i] = mk(voter, (h >> 4) & 1 ? "a" : "b", seq);
+        }
+        while (store_apply(s, v, BATCH, &changed) != 0)
+            w->retries++; /* deadlock or serialization: retry as is */
+    }
+    store_close(s);
+    return NULL;
+}
+
+static void test_store_two_writers_exact(void **state)
+{
+    struct writer w[2] = {{0, 1, 0}, {1, 2, 0}};
+    pthread_t t[2];
+    char expect[VOTERS], buf[16], voter[16];
+    uint64_t seq, last = 2ULL * BATCHES * BATCH;
+    int i;
+
+    pthread_create(&t[0], NULL, writer_thread, &w[0]);
+    pthread_create(&t[1], NULL, writer_thread, &w[1]);
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+    memset(expect, 0, sizeof(expect));
+    for (seq = 0; seq < last; seq++) {
+        unsigned h = (unsigned)(seq * 2654435761u);
+
+        expect[(h >> 8) % VOTERS] = (h >> 4) & 1 ? 'a' : 'b';
+    }
+    for (i = 0; i < VOTERS; i += 7) {
+        snprintf(voter, sizeof(voter), "v%d", i);
+        assert_int_equal(vote_of(voter, buf, sizeof(buf))[0], expect[i]);
+    }
+    assert_int_equal(query_long("SELECT count(*) FROM votes"), VOTERS);
+    assert_int_equal(tally_diff(), 0);
+    assert_int_equal(tally("a") + tally("b"), VOTERS);
+    fprintf(stderr, "two writers: %d + %d retries\n", w[0].retries,
+            w[1].retries);
+}
+
+static void test_store_migrate_adopts_classic_table(void **state)
+{
+    char url[200];
+    struct store *s;
+
+    exec_sql(pg.url, "DROP DATABASE IF EXISTS classic");
+    exec_sql(pg.url, "CREATE DATABASE classic");
+    snprintf(url, sizeof(url), "%s dbname=classic", pg.url);
+    exec_sql(url, "CREATE TABLE votes (id VARCHAR(255) NOT NULL UNIQUE,"
+                  " vote VARCHAR(255) NOT NULL);"
+                  "INSERT INTO votes VALUES ('x', 'a'), ('y', 'a'), ('z', 'b')");
+    s = open_store(url);
+    assert_int_equal(store_migrate(s), 0);
+    assert_int_equal(store_migrate(s), 0); /* idempotent */
+    {
+        struct vote v = mk("x", "b", 1);
+        size_t changed;
+
+        assert_int_equal(store_apply(s, &v, 1, &changed), 0);
+        assert_int_equal(changed, 1);
+    }
+    store_close(s);
+    {
+        PGconn *c = PQconnectdb(url);
+        PGresult *r = PQexec(c, "SELECT vote, count FROM tallies ORDER BY 1");
+
+        assert_int_equal(PQntuples(r), 2);
+        assert_string_equal(PQgetvalue(r, 0, 1), "1");
+        assert_string_equal(PQgetvalue(r, 1, 1), "2");
+        PQclear(r);
+        PQfinish(c);
+    }
+}
+
+static void test_store_reconnects(void **state)
+{
+    struct store *s = open_store(pg.url);
+    struct vote v = mk("r", "a", 1);
+    size_t changed;
+
+    assert_int_equal(fixture_stop(&pg), 0);
+    assert_int_equal(store_apply(s, &v, 1, &changed), -EIO);
+    assert_int_equal(store_connected(s), 0);
+    assert_int_equal(store_reconnect(s), -ECONNREFUSED);
+    assert_int_equal(fixture_resume(&pg), 0);
+    assert_int_equal(store_reconnect(s), 0);
+    assert_int_equal(store_apply(s, &v, 1, &changed), 0);
+    assert_int_equal(changed, 1);
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_store_a_then_b_in_one_batch,
+                               truncate_all),
+        cmocka_unit_test_setup(test_store_a_then_b_across_batches,
+                               truncate_all),
+        cmocka_unit_test_setup(test_store_replay_changes_nothing,
+                               truncate_all),
+        cmocka_unit_test_setup(test_store_two_writers_exact, truncate_all),
+        cmocka_unit_test(test_store_migrate_adopts_classic_table),
+        cmocka_unit_test_setup(test_store_reconnects, truncate_all),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,262 @@
+/* worker_test.c - the real worker binary as a child process against real
+ * nats-server and Postgres: kill -9 mid-batch twice loses nothing and the
+ * final state is exact; SIGTERM finishes in-flight work, exits 0 within
+ * 10 s and keeps the durable consumer; probes, --healthcheck, bad config. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nats/nats.h>
+
+#include "tests/fixture/fixture.h"
+#include "worker/testkit.h"
+
+static struct fixture pg, nats;
+static char bin[512];
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts the worker with its environment; extra is "NAME=value" or NULL. */
+static pid_t spawn_worker(uint16_t port, const char *extra, char **argv_tail)
+{
+    char env_port[32], env_pg[32], env_nats[200];
+    pid_t pid;
+    int fd;
+
+    snprintf(env_port, sizeof(env_port), "%u", port);
+    snprintf(env_pg, sizeof(env_pg), "%u", pg.port);
+    snprintf(env_nats, sizeof(env_nats), "%s", nats.url);
+    pid = fork();
+    if (pid != 0)
+        return pid;
+    setenv("WORKER_PORT", env_port, 1);
+    setenv("POSTGRES_HOST", "127.0.0.1", 1);
+    setenv("POSTGRES_PORT", env_pg, 1);
+    setenv("NATS_URL", env_nats, 1);
+    setenv("LOG_LEVEL", "warn", 1);
+    if (extra)
+        putenv((char *)extra);
+    fd = open("/dev/null", O_WRONLY);
+    dup2(fd, STDOUT_FILENO);
+    {
+        char *argv[] = {bin, argv_tail ? argv_tail[0] : NULL, NULL};
+
+        execv(bin, argv);
+    }
+    _exit(127);
+}
+
+static int wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+    int waited;
+
+    for (waited = 0; waited < timeout_ms; waited += 10) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            return 0;
+        sleep_ms(10);
+    }
+    return -ETIMEDOUT;
+}
+
+static int run_healthcheck(uint16_t port)
+{
+    char *tail[] = {"--healthcheck"};
+    int status;
+    pid_t pid = spawn_worker(port, NULL, tail);
+
+    if (wait_exit(pid, 10000, &status))
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Consumer "worker" made beforehand with a short AckWait, so that the
+ * messages a killed worker held come again within the test's time. */
+static void precreate_consumer(struct tk_nats *t)
+{
+    jsConsumerConfig cc;
+    jsConsumerInfo *ci = NULL;
+
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = "worker";
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = 2000LL * 1000000LL;
+    cc.MaxDeliver = -1;
+    cc.MaxAckPending = 20000;
+    assert_int_equal(js_AddConsumer(&ci, t->js, "VOTES", &cc, NULL, NULL),
+                     NATS_OK);
+    jsConsumerInfo_Destroy(ci);
+}
+
+static int setup(void **state)
+{
+    const char *srcdir = getenv("TEST_SRCDIR");
+    const char *ws = getenv("TEST_WORKSPACE");
+
+    snprintf(bin, sizeof(bin), "%s/%s/worker/worker", srcdir ? srcdir : ".",
+             ws ? ws : "votingapp");
+    if (access(bin, X_OK))
+        return -1;
+    if (fixture_start(&pg, FIXTURE_PG))
+        return -1;
+    return fixture_start(&nats, FIXTURE_NATS);
+}
+
+static int teardown(void **state)
+{
+    fixture_destroy(&nats);
+    fixture_destroy(&pg);
+    nats_Close();
+    return 0;
+}
+
+static int reset(void **state)
+{
+    fixture_destroy(&nats);
+    tk_pg_long(pg.url, "SELECT 1 FROM (SELECT 1) x WHERE"
+                       " to_regclass('votes') IS NULL");
+    return fixture_start(&nats, FIXTURE_NATS);
+}
+
+static void truncate_tables(void)
+{
+    tk_pg_long(pg.url, "WITH t AS (SELECT 1) SELECT 1"); /* warm */
+    if (tk_pg_long(pg.url, "SELECT count(*) FROM pg_tables"
+                           " WHERE tablename = 'votes'") == 1) {
+        char cmd[300];
+
+        snprintf(cmd, sizeof(cmd),
+                 "/usr/bin/psql -q -h 127.0.0.1 -p %u -U postgres"
+                 " -c 'TRUNCATE votes, tallies' >/dev/null",
+                 pg.port);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
+static void test_worker_kill9_mid_batch(void **state)
+{
+    static char expect[5000];
+    struct tk_nats t;
+    uint16_t port = fixture_free_port();
+    pid_t pid;
+    int status, round;
+
+    truncate_tables();
+    assert_int_equal(tk_nats_open(&t, nats.url), 0);
+    precreate_consumer(&t);
+    assert_int_equal(tk_publish_random(&t, 60000, 5000, 11, expect), 0);
+    for (round = 0; round < 2; round++) {
+        long before = tk_pg_long(pg.url, "SELECT coalesce(sum(count), 0)"
+                                         " FROM tallies");
+
+        pid = spawn_worker(port, NULL, NULL);
+        /* Kill it once it is committing batches. */
+        while (tk_pg_long(pg.url, "SELECT coalesce(sum(count), 0)"
+                                  " FROM tallies") <= before)
+            sleep_ms(5);
+        sleep_ms(30);
+        kill(pid, SIGKILL);
+        assert_int_equal(wait_exit(pid, 5000, &status), 0);
+        assert_true(WIFSIGNALED(status));
+    }
+    pid = spawn_worker(port, NULL, NULL);
+    assert_int_equal(tk_wait_drained(&t, 40000), 0);
+    assert_int_equal(tk_check_db(pg.url, 5000, expect), 0);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tk_nats_close(&t);
+}
+
+static void test_worker_sigterm_drains_and_keeps_consumer(void **state)
+{
+    static char expect[3000];
+    struct tk_nats t;
+    jsConsumerInfo *ci = NULL;
+    uint16_t port = fixture_free_port();
+    int64_t t0;
+    pid_t pid;
+    int status;
+
+    truncate_tables();
+    assert_int_equal(tk_nats_open(&t, nats.url), 0);
+    assert_int_equal(tk_publish_random(&t, 40000, 3000, 12, expect), 0);
+    pid = spawn_worker(port, NULL, NULL);
+    while (tk_pg_long(pg.url, "SELECT count(*) FROM votes") <= 0)
+        sleep_ms(5);
+    t0 = now_ms();
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    assert_true(now_ms() - t0 < 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The durable is still there, and nothing is left unacked. */
+    assert_int_equal(js_GetConsumerInfo(&ci, t.js, "VOTES", "worker", NULL,
+                                        NULL),
+                     NATS_OK);
+    assert_int_equal(ci->NumAckPending, 0);
+    jsConsumerInfo_Destroy(ci);
+    pid = spawn_worker(port, NULL, NULL);
+    assert_int_equal(tk_wait_drained(&t, 40000), 0);
+    assert_int_equal(tk_check_db(pg.url, 3000, expect), 0);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tk_nats_close(&t);
+}
+
+static void test_worker_probes_and_config(void **state)
+{
+    uint16_t port = fixture_free_port(), idle = fixture_free_port();
+    pid_t pid;
+    int status, i;
+
+    assert_int_equal(run_healthcheck(idle), 1); /* nobody there */
+    pid = spawn_worker(port, NULL, NULL);
+    for (i = 0; i < 200 && run_healthcheck(port) != 0; i++)
+        sleep_ms(50);
+    assert_int_equal(run_healthcheck(port), 0);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    pid = spawn_worker(port, "BATCH_SIZE=lots", NULL);
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_worker_kill9_mid_batch, reset),
+        cmocka_unit_test_setup(test_worker_sigterm_drains_and_keeps_consumer,
+                               reset),
+        cmocka_unit_test(test_worker_probes_and_config),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
