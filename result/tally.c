@@ -110,6 +110,15 @@ static void disconnect(struct tally *t)
     t->conn = NULL;
 }
 
+/* Server notices (e.g. "terminating connection") as log lines, not
+ * libpq's default plain text on stderr. */
+static void on_notice(void *arg, const char *msg)
+{
+    char q[300];
+
+    log_info("pg_notice", "\"message\":%s", log_quote(q, sizeof(q), msg));
+}
+
 /* One connection attempt, for retry_backoff(): connect, then LISTEN. */
 static int pg_connect(void *arg)
 {
@@ -135,6 +144,7 @@ static int pg_connect(void *arg)
     t->conn = PQconnectdbParams(keys, vals, 0);
     if (PQstatus(t->conn) != CONNECTION_OK)
         goto out_finish;
+    PQsetNoticeProcessor(t->conn, on_notice, NULL);
     r = PQexec(t->conn, "LISTEN " TALLY_CHANNEL);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

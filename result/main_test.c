@@ -1,0 +1,261 @@
+/* main_test.c - the result binary against a throwaway Postgres, with the
+ * worker simulated: zeros without a schema, a committed batch pushed to a
+ * WebSocket client within 1 s, 200 clients all updated, a Postgres restart
+ * (readyz follows, pushes resume), --healthcheck, bad config (exit 2),
+ * SIGTERM (close frames, exit 0 within 10 s, no leak under ASan). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <cmocka.h>
+
+#include "result/pgtest.h"
+#include "result/wstest.h"
+#include "tests/fixture/fixture.h"
+
+#define WS   "/api/results/ws"
+#define MANY 200
+
+static struct fixture pg;
+static char bin[512];
+static pid_t server;
+static uint16_t port;
+
+/* Runs the binary with env (NULL-terminated "K=V") and args. */
+static pid_t spawn(char *const *env, const char *arg)
+{
+    char *argv[] = {bin, (char *)arg, NULL};
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        execve(bin, argv, env);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Exit status of pid within ms, or -ETIMEDOUT (then killed). */
+static int wait_exit(pid_t pid, unsigned ms)
+{
+    uint64_t end = wstest_now_ms() + ms;
+    struct timespec tick = {0, 10 * 1000000L};
+    int status;
+
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (wstest_now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -ETIMEDOUT;
+        }
+        nanosleep(&tick, NULL);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int get(const char *path, char *body, size_t n)
+{
+    struct mg_connection *c;
+    char ebuf[128];
+    int status, got = 0, r;
+
+    body[0] = '\0';
+    c = mg_download("127.0.0.1", port, 0, ebuf, sizeof(ebuf),
+                    "GET %s HTTP/1.0\r\n\r\n", path);
+    if (!c)
+        return -ECONNREFUSED;
+    status = mg_get_response_info(c)->status_code;
+    while ((r = mg_read(c, body + got, n - 1 - (size_t)got)) > 0)
+        got += r;
+    body[got] = '\0';
+    mg_close_connection(c);
+    return status;
+}
+
+static int wait_status(const char *path, int want, unsigned ms)
+{
+    uint64_t end = wstest_now_ms() + ms;
+    struct timespec tick = {0, 50 * 1000000L};
+    char body[512];
+
+    while (get(path, body, sizeof(body)) != want) {
+        if (wstest_now_ms() > end)
+            return -ETIMEDOUT;
+        nanosleep(&tick, NULL);
+    }
+    return 0;
+}
+
+static int group_setup(void **state)
+{
+    const char *srcdir = getenv("TEST_SRCDIR");
+    const char *ws = getenv("TEST_WORKSPACE");
+    static char e_port[32], e_pg[32], e_asan[256];
+    static char *env[] = {e_port,
+                          e_pg,
+                          "RESULT_MAX_CLIENTS=250",
+                          "OPTION_A=Cats",
+                          "OPTION_B=Dogs",
+                          NULL,
+                          NULL};
+
+    snprintf(bin, sizeof(bin), "%s/%s/result/result", srcdir ? srcdir : ".",
+             ws ? ws : "votingapp");
+    if (access(bin, X_OK) || fixture_start(&pg, FIXTURE_PG))
+        return -1;
+    if (getenv("ASAN_OPTIONS")) { /* leaks in the server fail the test */
+        snprintf(e_asan, sizeof(e_asan), "ASAN_OPTIONS=%s",
+                 getenv("ASAN_OPTIONS"));
+        env[5] = e_asan;
+    }
+    port = fixture_free_port();
+    snprintf(e_port, sizeof(e_port), "PORT=%u", port);
+    snprintf(e_pg, sizeof(e_pg), "POSTGRES_PORT=%u", pg.port);
+    server = spawn(env, NULL);
+    return wait_status("/readyz", 200, 20000);
+}
+
+static int group_teardown(void **state)
+{
+    if (server > 0) {
+        kill(server, SIGKILL);
+        waitpid(server, NULL, 0);
+    }
+    fixture_destroy(&pg);
+    return 0;
+}
+
+static void test_main_bad_config_exits_2(void **state)
+{
+    char *env[] = {"RESULT_MAX_CLIENTS=lots", NULL};
+
+    assert_int_equal(wait_exit(spawn(env, NULL), 5000), 2);
+}
+
+static void test_main_healthcheck(void **state)
+{
+    char e_port[32], *env[] = {e_port, NULL};
+
+    snprintf(e_port, sizeof(e_port), "PORT=%u", port);
+    assert_int_equal(wait_exit(spawn(env, "--healthcheck"), 5000), 0);
+    snprintf(e_port, sizeof(e_port), "PORT=%u", fixture_free_port());
+    assert_int_equal(wait_exit(spawn(env, "--healthcheck"), 5000), 1);
+}
+
+static void test_main_no_schema_reads_zeros(void **state)
+{
+    char body[512];
+
+    assert_int_equal(get("/api/results", body, sizeof(body)), 200);
+    assert_non_null(strstr(body, "{\"options\":[{\"id\":\"a\",\"label\":"
+                                 "\"Cats\",\"votes\":0},{\"id\":\"b\","
+                                 "\"label\":\"Dogs\",\"votes\":0}],"
+                                 "\"total\":0,\"as_of\":\""));
+    assert_int_equal(get(WS, body, sizeof(body)), 400);
+}
+
+static void test_main_batch_pushed_within_1s(void **state)
+{
+    struct wstest w;
+    char body[512];
+    uint64_t t0;
+
+    assert_int_equal(wstest_open(&w, port, WS), 0);
+    assert_int_equal(wstest_wait_total(&w, 0, 1000), 0);
+    assert_int_equal(pgtest_schema(pg.url), 0);
+    t0 = wstest_now_ms();
+    assert_int_equal(pgtest_batch(pg.url, 2, 1, 1), 0);
+    assert_int_equal(wstest_wait_total(&w, 3, 1000), 0);
+    print_message("commit -> frame: %lu ms\n",
+                  (unsigned long)(wstest_now_ms() - t0));
+    assert_non_null(strstr(w.last, "{\"id\":\"a\",\"label\":\"Cats\","
+                                   "\"votes\":2}"));
+    assert_int_equal(get("/api/results", body, sizeof(body)), 200);
+    assert_non_null(strstr(body, "\"total\":3,"));
+    wstest_close(&w);
+}
+
+static void test_main_many_clients_updated(void **state)
+{
+    static struct wstest w[MANY];
+    uint64_t t0;
+    int i;
+
+    for (i = 0; i < MANY; i++)
+        assert_int_equal(wstest_open(&w[i], port, WS), 0);
+    for (i = 0; i < MANY; i++)
+        assert_int_equal(wstest_wait_total(&w[i], 3, 2000), 0);
+    t0 = wstest_now_ms();
+    assert_int_equal(pgtest_batch(pg.url, 1, 0, 1), 0);
+    for (i = 0; i < MANY; i++)
+        assert_int_equal(wstest_wait_total(&w[i], 4, 1000), 0);
+    print_message("%d clients updated in %lu ms\n", MANY,
+                  (unsigned long)(wstest_now_ms() - t0));
+    for (i = 0; i < MANY; i++)
+        wstest_close(&w[i]);
+}
+
+static void test_main_postgres_restart(void **state)
+{
+    struct wstest w;
+
+    assert_int_equal(wstest_open(&w, port, WS), 0);
+    assert_int_equal(wstest_wait_total(&w, 4, 1000), 0);
+    assert_int_equal(fixture_stop(&pg), 0);
+    assert_int_equal(wait_status("/readyz", 503, 10000), 0);
+    assert_int_equal(wait_status("/api/results", 200, 100), 0); /* last */
+    assert_int_equal(fixture_resume(&pg), 0);
+    assert_int_equal(wait_status("/readyz", 200, 15000), 0);
+    assert_int_equal(pgtest_batch(pg.url, 0, 2, 1), 0);
+    assert_int_equal(wstest_wait_total(&w, 6, 1000), 0);
+    assert_int_equal(w.closed, 0);
+    wstest_close(&w);
+}
+
+static void test_main_sigterm_closes_clients(void **state)
+{
+    struct wstest w[3];
+    uint64_t t0;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(wstest_open(&w[i], port, WS), 0);
+        assert_int_equal(wstest_wait_total(&w[i], 6, 1000), 0);
+    }
+    t0 = wstest_now_ms();
+    kill(server, SIGTERM);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(wstest_wait_closed(&w[i], 5000), 0);
+        assert_int_equal(w[i].close_code, 1001);
+    }
+    assert_int_equal(wait_exit(server, 10000), 0);
+    server = 0;
+    print_message("SIGTERM -> exit: %lu ms\n",
+                  (unsigned long)(wstest_now_ms() - t0));
+    for (i = 0; i < 3; i++)
+        wstest_close(&w[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_main_bad_config_exits_2),
+        cmocka_unit_test(test_main_healthcheck),
+        cmocka_unit_test(test_main_no_schema_reads_zeros),
+        cmocka_unit_test(test_main_batch_pushed_within_1s),
+        cmocka_unit_test(test_main_many_clients_updated),
+        cmocka_unit_test(test_main_postgres_restart),
+        cmocka_unit_test(test_main_sigterm_closes_clients),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
