@@ -10,6 +10,15 @@
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
 
+/* A HEAD request gets headers only. The method is NULL when civetweb
+ * reports an error before it could parse the request line. */
+static int is_head(struct mg_connection *c)
+{
+    const char *m = mg_get_request_info(c)->request_method;
+
+    return m && strcmp(m, "HEAD") == 0;
+}
+
 int http_send_text(struct mg_connection *c, int status, const char *type,
                    const char *body, size_t len)
 {
@@ -21,7 +30,7 @@ int http_send_text(struct mg_connection *c, int status, const char *type,
     mg_response_header_add(c, "Content-Length", clen, -1);
     mg_response_header_add(c, "Cache-Control", "no-store", -1);
     mg_response_header_send(c);
-    if (len && strcmp(mg_get_request_info(c)->request_method, "HEAD") != 0)
+    if (len && !is_head(c))
         mg_write(c, body, len);
     return status;
 }
@@ -46,7 +55,7 @@ int http_send_json(struct mg_connection *c, int status, json_t *body,
     if (extra_headers)
         mg_response_header_add_lines(c, extra_headers);
     mg_response_header_send(c);
-    if (strcmp(mg_get_request_info(c)->request_method, "HEAD") != 0)
+    if (!is_head(c))
         mg_write(c, text, len);
     free(text);
     return status;
@@ -85,7 +94,7 @@ static int is_get(struct mg_connection *c)
 {
     const char *m = mg_get_request_info(c)->request_method;
 
-    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+    return m && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0);
 }
 
 static int on_healthz(struct mg_connection *c, void *arg)
