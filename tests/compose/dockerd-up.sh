@@ -14,6 +14,12 @@ if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/n
 fi
 if ! pgrep -x dockerd >/dev/null; then
   echo "dockerd-up: starting dockerd (log: $log)" >&2
+  # Containers inherit the daemon's limits: result asks for nofile 65536
+  # (compose ulimits), more than a login shell's hard limit often allows.
+  # systemd's docker.service does the same (LimitNOFILE=infinity).
+  nofile=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)
+  ulimit -Hn "$nofile" 2>/dev/null || true
+  ulimit -Sn "$nofile" 2>/dev/null || true
   nohup dockerd >"$log" 2>&1 </dev/null &
 fi
 for _ in $(seq 1 60); do
