@@ -135,15 +135,12 @@ static int teardown(void **state)
 
 static int reset(void **state)
 {
-    fixture_destroy(&nats);
-    tk_pg_long(pg.url, "SELECT 1 FROM (SELECT 1) x WHERE"
-                       " to_regclass('votes') IS NULL");
+    fixture_destroy(&nats); /* a fresh stream and consumer */
     return fixture_start(&nats, FIXTURE_NATS);
 }
 
 static void truncate_tables(void)
 {
-    tk_pg_long(pg.url, "WITH t AS (SELECT 1) SELECT 1"); /* warm */
     if (tk_pg_long(pg.url, "SELECT count(*) FROM pg_tables"
                            " WHERE tablename = 'votes'") == 1) {
         char cmd[300];
