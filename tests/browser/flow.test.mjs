@@ -179,3 +179,39 @@ test('links: vote.<domain> <-> result.<domain>, else ports 5000/5001',
       await ctx.close();
     }
   });
+
+// WCAG 2 A/AA checks by axe-core on both pages, light and dark, with a
+// choice made (pressed button) and live numbers shown.
+test('accessibility: axe-core finds no WCAG A/AA violations', async () => {
+  const axe = fs.readFileSync(
+    path.join(repoRoot, 'tests', 'browser', 'node_modules', 'axe-core',
+      'axe.min.js'), 'utf8');
+  const problems = [];
+  for (const colorScheme of ['light', 'dark']) {
+    const ctx = await browser.newContext({ colorScheme });
+    try {
+      const vote = await ctx.newPage();
+      await vote.goto(VOTE_URL + '/');
+      await vote.waitForSelector('body[data-ready="true"]');
+      await vote.click('#option-b');
+      await vote.waitForSelector('#option-b[aria-pressed="true"]');
+      const result = await ctx.newPage();
+      await result.goto(RESULT_URL + '/');
+      await result.waitForSelector('#conn[data-state="live"]');
+      for (const [name, page] of [['vote', vote], ['result', result]]) {
+        await page.waitForTimeout(600);     // transitions done
+        await page.addScriptTag({ content: axe });
+        const res = await page.evaluate(() => window.axe.run(document, {
+          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] },
+        }));
+        for (const v of res.violations) {
+          problems.push(`${name}/${colorScheme}: ${v.id} (${v.impact}): ` +
+            v.nodes.map((n) => n.target.join(' ')).join(', '));
+        }
+      }
+    } finally {
+      await ctx.close();
+    }
+  }
+  assert.deepEqual(problems, []);
+});

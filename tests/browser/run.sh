@@ -4,7 +4,7 @@
 #   RESULT_URL (default http://127.0.0.1:5001)  result, serving ui/result
 #   TEST_OUTPUT_DIR  where screenshots go (default tests/browser/screenshots)
 # Start the stack first with tools/run. Needs /usr/bin/chromium and
-# /usr/sbin/nginx (Debian packages) and playwright-core (npm ci here).
+# /usr/sbin/nginx (Debian packages), playwright-core and axe-core (npm ci here).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,7 +27,7 @@ for bin in /usr/bin/chromium /usr/sbin/nginx; do
         exit 1
     fi
 done
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
 exec node --test "$@"
