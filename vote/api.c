@@ -1,0 +1,380 @@
+/* api.c - HTTP handlers of the vote service; see api.h. */
+#include "vote/api.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/http/http.h"
+#include "lib/log/log.h"
+#include "lib/metrics/metrics.h"
+#include "proto/vote.pb-c.h"
+#include "vote/ballot.h"
+#include "vote/bus.h"
+#include "vote/settings.h"
+#include "vote/voters.h"
+
+#define COOKIE_MAX_AGE "31536000" /* one year */
+#define MSG_ID_MAX 48
+
+static const double LATENCY_BOUNDS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                        0.025,  0.05,  0.1,    0.25,  0.5,
+                                        1,      2.5,   5};
+
+struct api {
+    struct bus            *bus;
+    struct voters         *voters;
+    const struct settings *cfg;
+    char                   hostname[256];
+    char                   instance[17]; /* random, prefixes message ids */
+    atomic_uint_fast64_t   next_id;
+    struct metric         *votes[BALLOT_N_OPTIONS];
+    struct metric         *publish_errors;
+    struct metric         *redis_errors;
+    struct metric         *bad_requests;
+    struct metric         *latency;
+    _Atomic int64_t        last_pub_log; /* rate limits of error logs, ms */
+    _Atomic int64_t        last_redis_log;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 1 at most once a second per slot: errors at 30,000/s must not flood. */
+static int log_due(_Atomic int64_t *last)
+{
+    int64_t now = now_ms(), prev = atomic_load(last);
+
+    return now - prev >= 1000 &&
+           atomic_compare_exchange_strong(last, &prev, now);
+}
+
+static int register_metrics(struct api *a, struct metrics *m)
+{
+    char name[64];
+    int i;
+
+    for (i = 0; i < BALLOT_N_OPTIONS; i++) {
+        snprintf(name, sizeof(name), "vote_votes_total{option=\"%s\"}",
+                 BALLOT_OPTIONS[i]);
+        a->votes[i] = metrics_counter(m, name,
+                                      "Votes acknowledged by JetStream.");
+    }
+    a->publish_errors = metrics_counter(
+        m, "vote_publish_errors_total",
+        "Votes refused with 503: no PubAck from JetStream.");
+    a->redis_errors = metrics_counter(
+        m, "vote_redis_errors_total",
+        "Redis reads or writes that failed or were skipped (Redis down).");
+    a->bad_requests = metrics_counter(m, "vote_bad_requests_total",
+                                      "Vote requests refused with 4xx.");
+    a->latency = metrics_histogram(
+        m, "vote_request_duration_seconds",
+        "Time to answer POST /api/vote.", LATENCY_BOUNDS,
+        sizeof(LATENCY_BOUNDS) / sizeof(LATENCY_BOUNDS[0]));
+    for (i = 0; i < BALLOT_N_OPTIONS; i++)
+        if (!a->votes[i])
+            return -ENOMEM;
+    return a->publish_errors && a->redis_errors && a->bad_requests &&
+                   a->latency
+               ? 0
+               : -ENOMEM;
+}
+
+int api_new(struct api **out, struct bus *bus, struct voters *voters,
+            const struct settings *cfg, struct metrics *m)
+{
+    struct api *a = calloc(1, sizeof(*a));
+    uint64_t r;
+
+    *out = NULL;
+    if (!a)
+        return -ENOMEM;
+    a->bus = bus;
+    a->voters = voters;
+    a->cfg = cfg;
+    if (gethostname(a->hostname, sizeof(a->hostname)))
+        snprintf(a->hostname, sizeof(a->hostname), "vote");
+    a->hostname[sizeof(a->hostname) - 1] = '\0';
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
+        register_metrics(a, m)) {
+        free(a);
+        return -EIO;
+    }
+    snprintf(a->instance, sizeof(a->instance), "%016" PRIx64, r);
+    *out = a;
+    return 0;
+}
+
+void api_free(struct api *a)
+{
+    free(a);
+}
+
+int api_ready(void *arg, char *why, size_t n)
+{
+    struct api *a = arg;
+    int rc = bus_ready(a->bus, why, n);
+
+    return rc ? rc : voters_ready(a->voters, why, n);
+}
+
+static const char *method(struct mg_connection *c)
+{
+    return mg_get_request_info(c)->request_method;
+}
+
+static int is_get(struct mg_connection *c)
+{
+    return strcmp(method(c), "GET") == 0 || strcmp(method(c), "HEAD") == 0;
+}
+
+static int send_405(struct mg_connection *c, const char *allow)
+{
+    char hdr[64];
+
+    snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+    return http_send_json(
+        c, 405, json_pack("{s:s}", "error", "method not allowed here"), hdr);
+}
+
+static int send_503(struct mg_connection *c, const char *msg)
+{
+    char hdr[40];
+
+    snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", API_RETRY_AFTER_S);
+    return http_send_json(c, 503, json_pack("{s:s}", "error", msg), hdr);
+}
+
+/* Packs the VoteCast and publishes it on votes.<option>; 0 after the
+ * PubAck. */
+static int publish(struct api *a, const struct ballot *b, const char *msg_id)
+{
+    Voting__V1__VoteCast vc = VOTING__V1__VOTE_CAST__INIT;
+    uint8_t buf[256];
+    char subject[32];
+    struct bus_ack ack;
+    size_t len;
+
+    vc.voter_id = (char *)b->voter_id;
+    vc.option = (char *)b->option;
+    vc.cast_at_ms = wall_ms();
+    vc.origin = a->hostname;
+    vc.request_id = (char *)msg_id;
+    if (voting__v1__vote_cast__get_packed_size(&vc) > sizeof(buf))
+        return -E2BIG;
+    len = voting__v1__vote_cast__pack(&vc, buf);
+    snprintf(subject, sizeof(subject), "votes.%s", b->option);
+    return bus_publish(a->bus, subject, buf, len, msg_id, API_PUBLISH_MS,
+                       &ack);
+}
+
+static void publish_failed(struct api *a, int rc)
+{
+    metric_add(a->publish_errors, 1);
+    if (log_due(&a->last_pub_log))
+        log_warn("publish_failed", "\"error\":\"%s\",\"answer\":503",
+                 strerror(-rc));
+}
+
+static void record_voter(struct api *a, const struct ballot *b)
+{
+    int rc = voters_set(a->voters, b->voter_id, b->option);
+
+    if (rc == 0)
+        return;
+    metric_add(a->redis_errors, 1);
+    if (log_due(&a->last_redis_log))
+        log_warn("redis_write_failed", "\"error\":\"%s\",\"note\":\"vote "
+                 "acknowledged anyway\"", strerror(-rc));
+}
+
+/* 200 with the ballot, or 303 to / for a browser's form post. */
+static int send_cast(struct api *a, struct mg_connection *c,
+                     const struct ballot *b)
+{
+    const char *accept = mg_get_header(c, "Accept");
+    int browser = b->format == BALLOT_FORM && accept &&
+                  strstr(accept, "text/html");
+    char hdr[256];
+
+    snprintf(hdr, sizeof(hdr),
+             "%sSet-Cookie: voter_id=%s; Path=/; Max-Age=" COOKIE_MAX_AGE
+             "; HttpOnly; SameSite=Lax\r\n",
+             browser ? "Location: /\r\n" : "", b->voter_id);
+    return http_send_json(c, browser ? 303 : 200,
+                          json_pack("{s:s,s:s,s:s}", "voter_id", b->voter_id,
+                                    "vote", b->option, "hostname",
+                                    a->hostname),
+                          hdr);
+}
+
+static int bad_request(struct api *a, struct mg_connection *c, int status,
+                       const char *why)
+{
+    metric_add(a->bad_requests, 1);
+    return http_send_error(c, status, why);
+}
+
+static int cast(struct api *a, struct mg_connection *c)
+{
+    char body[API_BODY_MAX + 1], msg_id[MSG_ID_MAX];
+    double start = now_s();
+    struct ballot b;
+    const char *why = NULL;
+    size_t len;
+    int rc;
+
+    rc = http_read_body(c, body, sizeof(body), &len);
+    if (rc == -E2BIG)
+        return bad_request(a, c, 413, "request body too large: at most "
+                                      "4096 bytes");
+    if (rc)
+        return bad_request(a, c, 400, "could not read the request body");
+    if (ballot_parse(&b, mg_get_header(c, "Content-Type"), body, len,
+                     mg_get_header(c, "Cookie"), &why))
+        return bad_request(a, c, 400, why);
+    snprintf(msg_id, sizeof(msg_id), "%s-%" PRIxFAST64, a->instance,
+             atomic_fetch_add(&a->next_id, 1));
+    rc = publish(a, &b, msg_id);
+    if (rc) {
+        publish_failed(a, rc);
+        return send_503(c, "the vote could not be stored right now; "
+                           "please retry");
+    }
+    metric_add(a->votes[ballot_option_index(b.option)], 1);
+    record_voter(a, &b);
+    rc = send_cast(a, c, &b);
+    metric_observe(a->latency, now_s() - start);
+    return rc;
+}
+
+/* The voter of a GET: ?voter_id= for API clients, else the cookie. */
+static int query_voter(struct mg_connection *c, char *out, size_t n)
+{
+    const char *qs = mg_get_request_info(c)->query_string;
+    int len;
+
+    out[0] = '\0';
+    if (qs) {
+        len = mg_get_var(qs, strlen(qs), "voter_id", out, n);
+        if (len >= 0)
+            return ballot_voter_id_ok(out) ? 0 : -EINVAL;
+        if (len != -1)
+            return -EINVAL;
+    }
+    return ballot_cookie_voter(mg_get_header(c, "Cookie"), out, n);
+}
+
+static int current(struct api *a, struct mg_connection *c)
+{
+    char voter[BALLOT_ID_MAX + 1], choice[16];
+    int rc;
+
+    if (query_voter(c, voter, sizeof(voter)))
+        return bad_request(a, c, 400, "bad voter_id: use 1-64 characters "
+                                      "of A-Z a-z 0-9 _ -");
+    if (!voter[0])
+        return http_send_json(
+            c, 200, json_pack("{s:n,s:n}", "voter_id", "vote"), NULL);
+    rc = voters_get(a->voters, voter, choice, sizeof(choice));
+    if (rc) {
+        metric_add(a->redis_errors, 1);
+        return send_503(c, "your vote cannot be looked up right now");
+    }
+    if (ballot_option_index(choice) < 0)
+        return http_send_json(
+            c, 200, json_pack("{s:s,s:n}", "voter_id", voter, "vote"), NULL);
+    return http_send_json(
+        c, 200, json_pack("{s:s,s:s}", "voter_id", voter, "vote", choice),
+        NULL);
+}
+
+static int exact(struct mg_connection *c, const char *path)
+{
+    return strcmp(mg_get_request_info(c)->local_uri, path) == 0;
+}
+
+static int on_vote(struct mg_connection *c, void *arg)
+{
+    if (!exact(c, "/api/vote"))
+        return http_send_error(c, 404, "no such path");
+    if (strcmp(method(c), "POST") == 0)
+        return cast(arg, c);
+    if (is_get(c))
+        return current(arg, c);
+    return send_405(c, "GET, HEAD, POST");
+}
+
+static int on_options(struct mg_connection *c, void *arg)
+{
+    const struct api *a = arg;
+
+    if (!exact(c, "/api/options"))
+        return http_send_error(c, 404, "no such path");
+    if (!is_get(c))
+        return send_405(c, "GET, HEAD");
+    return http_send_json(
+        c, 200,
+        json_pack("{s:[{s:s,s:s},{s:s,s:s}]}", "options", "id", "a", "label",
+                  a->cfg->label_a, "id", "b", "label", a->cfg->label_b),
+        NULL);
+}
+
+/* POST / is the classic form post; GET / falls through to UI_DIR. */
+static int on_root(struct mg_connection *c, void *arg)
+{
+    struct api *a = arg;
+
+    if (strcmp(method(c), "POST") == 0)
+        return cast(a, c);
+    if (is_get(c) && a->cfg->ui_dir[0])
+        return 0;
+    if (is_get(c))
+        return http_send_error(c, 404, "no such path (UI_DIR is not set)");
+    return send_405(c, "GET, HEAD, POST");
+}
+
+static int on_unknown_api(struct mg_connection *c, void *arg)
+{
+    return http_send_error(c, 404, "no such path");
+}
+
+void api_register(struct api *a, struct mg_context *ctx)
+{
+    /* civetweb 1.15 tries exact URIs, then "uri/..." prefixes, then
+     * patterns: so /api/vote/x reaches on_vote, which checks the path. */
+    mg_set_request_handler(ctx, "/api/vote", on_vote, a);
+    mg_set_request_handler(ctx, "/api/options", on_options, a);
+    mg_set_request_handler(ctx, "/api", on_unknown_api, a);
+    mg_set_request_handler(ctx, "/$", on_root, a);
+}

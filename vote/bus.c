@@ -1,0 +1,562 @@
+/* bus.c - JetStream publishing with per-request completion; see bus.h.
+ *
+ * A caller puts a waiter, keyed by its natsMsg pointer, into a small
+ * locked table, publishes, and sleeps on the waiter's condition. The
+ * AckHandler (on the library's reply thread) unlinks the waiter of the
+ * message it got, fills in the result and wakes the caller. A message
+ * stays allocated until the handler destroys it, so a key is never reused
+ * while its waiter is linked; a caller that gives up unlinks its waiter and
+ * the late PubAck finds nobody. `outstanding` counts messages the library
+ * holds for us; it reaches 0 only when the handler can no longer run. */
+#include "vote/bus.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nats/nats.h>
+
+#include "lib/log/log.h"
+#include "lib/metrics/metrics.h"
+#include "lib/retry/retry.h"
+
+#define N_BUCKETS 256
+#define TRY_MS 2000      /* one attempt's wait for its PubAck */
+#define STALL_MS 100     /* js_PublishMsgAsync's wait when MaxPending full */
+#define CLOSE_WAIT_MS (TRY_MS + 1000)
+
+static const struct retry_policy RECONNECT = {100, 2000, 0};
+
+/* A caller waiting for the PubAck of msg; on the caller's stack, linked
+ * into the table only while the caller waits. Fields are under bus.mu. */
+struct waiter {
+    natsMsg       *msg;
+    struct waiter *next;
+    pthread_cond_t cond;
+    int            done;
+    int            err; /* 0 or -errno */
+    struct bus_ack ack;
+};
+
+struct bus {
+    natsOptions       *opts;
+    natsConnection    *nc;
+    jsCtx             *js;
+    pthread_mutex_t    mu;      /* table, waiters, outstanding */
+    pthread_cond_t     drained; /* outstanding reached 0 */
+    pthread_cond_t     space;   /* outstanding fell below max_pending */
+    pthread_cond_t     closed_cv;
+    int                closed;  /* the ClosedCB ran: no more callbacks */
+    pthread_condattr_t mono;
+    struct waiter     *table[N_BUCKETS];
+    long               outstanding;
+    atomic_int         stream_ok;
+    int64_t            dup_ns;
+    unsigned           max_pending;
+    unsigned           seed; /* jitter; nats' reconnect thread only */
+    struct metric     *pending;
+    char               url[512];
+};
+
+static size_t bucket(const natsMsg *m)
+{
+    return (size_t)((((uintptr_t)m >> 4) * 0x9E3779B97F4A7C15ull) >> 56) %
+           N_BUCKETS;
+}
+
+/* Removes the waiter of m from the table; returns it, or NULL. Locked. */
+static struct waiter *unlink_waiter(struct bus *b, const natsMsg *m)
+{
+    struct waiter **p = &b->table[bucket(m)];
+    struct waiter *w;
+
+    for (; *p; p = &(*p)->next) {
+        if ((*p)->msg == m) {
+            w = *p;
+            *p = w->next;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+static void set_outstanding(struct bus *b, long delta)
+{
+    b->outstanding += delta;
+    if (b->pending)
+        metric_set(b->pending, (double)b->outstanding);
+    if (delta < 0)
+        pthread_cond_signal(&b->space);
+    if (b->outstanding == 0)
+        pthread_cond_broadcast(&b->drained);
+}
+
+static int ack_errno(const jsPubAckErr *pae)
+{
+    if (pae->Err == NATS_TIMEOUT)
+        return -ETIMEDOUT;
+    if (pae->Err == NATS_NO_RESPONDERS)
+        return -ENOENT;
+    return -EIO;
+}
+
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+                   void *closure)
+{
+    struct bus *b = closure;
+    struct waiter *w;
+
+    if (pae && pae->Err == NATS_NO_RESPONDERS)
+        atomic_store(&b->stream_ok, 0);
+    pthread_mutex_lock(&b->mu);
+    w = unlink_waiter(b, msg);
+    if (w) {
+        w->done = 1;
+        w->err = pa ? 0 : ack_errno(pae);
+        w->ack.seq = pa ? pa->Sequence : 0;
+        w->ack.duplicate = pa ? pa->Duplicate : 0;
+        w->ack.err_code = pae ? (int)pae->ErrCode : 0;
+        pthread_cond_signal(&w->cond);
+    }
+    set_outstanding(b, -1); /* last touch of b */
+    pthread_mutex_unlock(&b->mu);
+    natsMsg_Destroy(msg);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timespec deadline_in(unsigned ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Sleeps until the handler completes w or wait_ms pass. */
+static int wait_ack(struct bus *b, struct waiter *w, unsigned wait_ms,
+                    struct bus_ack *ack)
+{
+    struct timespec dl = deadline_in(wait_ms);
+    int rc;
+
+    pthread_mutex_lock(&b->mu);
+    while (!w->done)
+        if (pthread_cond_timedwait(&w->cond, &b->mu, &dl) == ETIMEDOUT)
+            break;
+    if (w->done) {
+        rc = w->err;
+        *ack = w->ack;
+    } else {
+        unlink_waiter(b, w->msg);
+        rc = -ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* Waits (locked) until fewer than max_pending messages are out. Our own
+ * gate: the library's MaxPending stall counts stalled callers as pending
+ * and can keep them all waiting out StallWait (trap 6). */
+static int wait_space(struct bus *b)
+{
+    struct timespec dl = deadline_in(STALL_MS);
+
+    while (b->outstanding >= (long)b->max_pending)
+        if (pthread_cond_timedwait(&b->space, &b->mu, &dl) == ETIMEDOUT)
+            return b->outstanding >= (long)b->max_pending ? -EAGAIN : 0;
+    return 0;
+}
+
+/* Hands m to the library with w linked; on failure we still own m. */
+static int send_msg(struct bus *b, struct waiter *w, natsMsg *m,
+                    unsigned wait_ms)
+{
+    jsPubOptions po;
+    natsStatus s;
+
+    jsPubOptions_Init(&po);
+    po.MaxWait = wait_ms;
+    po.ExpectStream = BUS_STREAM;
+    w->msg = m;
+    pthread_mutex_lock(&b->mu);
+    if (wait_space(b)) {
+        pthread_mutex_unlock(&b->mu);
+        natsMsg_Destroy(m);
+        return -EAGAIN;
+    }
+    w->next = b->table[bucket(m)];
+    b->table[bucket(m)] = w;
+    set_outstanding(b, 1);
+    pthread_mutex_unlock(&b->mu);
+    s = js_PublishMsgAsync(b->js, &m, &po);
+    if (s == NATS_OK)
+        return 0;
+    pthread_mutex_lock(&b->mu);
+    unlink_waiter(b, w->msg);
+    set_outstanding(b, -1);
+    pthread_mutex_unlock(&b->mu);
+    natsMsg_Destroy(m);
+    if (s == NATS_TIMEOUT)
+        return -EAGAIN; /* the library's own stall: not sent */
+    return s == NATS_NO_MEMORY ? -ENOMEM : -ENOTCONN;
+}
+
+static int publish_once(struct bus *b, const char *subject, const void *data,
+                        size_t len, const char *msg_id, unsigned wait_ms,
+                        struct bus_ack *ack)
+{
+    struct waiter w;
+    natsMsg *m = NULL;
+    int rc;
+
+    if (natsMsg_Create(&m, subject, NULL, data, (int)len) != NATS_OK ||
+        natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id) != NATS_OK) {
+        natsMsg_Destroy(m);
+        return -ENOMEM;
+    }
+    memset(&w, 0, sizeof(w));
+    pthread_cond_init(&w.cond, &b->mono);
+    rc = send_msg(b, &w, m, wait_ms);
+    if (rc == 0)
+        rc = wait_ack(b, &w, wait_ms, ack);
+    pthread_cond_destroy(&w.cond);
+    return rc;
+}
+
+static int connected(struct bus *b)
+{
+    return natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+int bus_publish(struct bus *b, const char *subject, const void *data,
+                size_t len, const char *msg_id, unsigned timeout_ms,
+                struct bus_ack *ack)
+{
+    int64_t end = now_ms() + timeout_ms, left;
+    int rc = -ETIMEDOUT;
+
+    memset(ack, 0, sizeof(*ack));
+    for (;;) {
+        if (!connected(b))
+            return -ENOTCONN;
+        left = end - now_ms();
+        if (left <= 0)
+            return rc;
+        rc = publish_once(b, subject, data, len, msg_id,
+                          left < TRY_MS ? (unsigned)left : TRY_MS, ack);
+        if (rc != -ETIMEDOUT && rc != -EAGAIN && rc != -ENOENT)
+            return rc;
+        if (rc == -ENOENT && end - now_ms() > 50) /* stream coming back? */
+            nats_Sleep(50);
+        log_debug("publish_retry", "\"msg_id\":\"%s\",\"error\":%d", msg_id,
+                  rc);
+    }
+}
+
+/* Creates the stream, or sets the Duplicates window of the existing one:
+ * nothing else of an existing stream is ever changed. */
+static int ensure_stream(struct bus *b)
+{
+    const char *subjects[] = {BUS_SUBJECTS};
+    jsStreamInfo *si = NULL, *si2 = NULL;
+    jsStreamConfig cfg;
+    jsErrCode jerr = 0;
+    natsStatus s;
+    int64_t old;
+
+    s = js_GetStreamInfo(&si, b->js, BUS_STREAM, NULL, &jerr);
+    if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+        jsStreamConfig_Init(&cfg);
+        cfg.Name = BUS_STREAM;
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        cfg.Duplicates = b->dup_ns;
+        s = js_AddStream(&si, b->js, &cfg, NULL, &jerr);
+        if (s == NATS_OK)
+            log_info("stream_created", "\"stream\":\"%s\",\"duplicates_s\":%lld",
+                     BUS_STREAM, (long long)(b->dup_ns / 1000000000));
+    } else if (s == NATS_OK && si->Config->Duplicates != b->dup_ns) {
+        old = si->Config->Duplicates;
+        si->Config->Duplicates = b->dup_ns;
+        if (js_UpdateStream(&si2, b->js, si->Config, NULL, &jerr) == NATS_OK)
+            log_info("stream_duplicates_set",
+                     "\"stream\":\"%s\",\"from_s\":%lld,\"to_s\":%lld",
+                     BUS_STREAM, (long long)(old / 1000000000),
+                     (long long)(b->dup_ns / 1000000000));
+        else
+            log_warn("stream_update_failed", "\"stream\":\"%s\",\"code\":%d",
+                     BUS_STREAM, (int)jerr);
+        jsStreamInfo_Destroy(si2);
+    }
+    jsStreamInfo_Destroy(si);
+    if (s != NATS_OK) {
+        log_warn("stream_check_failed", "\"stream\":\"%s\",\"error\":\"%s\","
+                 "\"code\":%d", BUS_STREAM, natsStatus_GetText(s), (int)jerr);
+        return connected(b) ? -EIO : -ENOTCONN;
+    }
+    return 0;
+}
+
+int bus_check(struct bus *b)
+{
+    int rc;
+
+    if (!connected(b))
+        return -ENOTCONN;
+    if (atomic_load(&b->stream_ok))
+        return 0;
+    rc = ensure_stream(b);
+    if (rc == 0)
+        atomic_store(&b->stream_ok, 1);
+    return rc;
+}
+
+int bus_ready(struct bus *b, char *why, size_t n)
+{
+    if (!connected(b)) {
+        snprintf(why, n, "nats: not connected (retrying %s)", b->url);
+        return -ENOTCONN;
+    }
+    if (!atomic_load(&b->stream_ok)) {
+        snprintf(why, n, "nats: stream %s not checked yet", BUS_STREAM);
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
+{
+    struct bus *b = arg;
+    unsigned d = retry_delay_ms(&RECONNECT, attempts > 0 ? attempts - 1 : 0,
+                                &b->seed);
+
+    log_warn("retrying", "\"what\":\"nats\",\"attempt\":%d,\"delay_ms\":%u",
+             attempts, d);
+    return d;
+}
+
+static void on_connected(natsConnection *nc, void *arg)
+{
+    log_info("nats_connected", "\"url\":\"%s\"", ((struct bus *)arg)->url);
+}
+
+/* Callers still waiting get -ENOTCONN now rather than after MaxWait: a
+ * 503 never claims the vote was not stored, and the client can retry. */
+static void fail_waiters(struct bus *b)
+{
+    struct waiter *w;
+    size_t i;
+
+    pthread_mutex_lock(&b->mu);
+    for (i = 0; i < N_BUCKETS; i++) {
+        while ((w = b->table[i]) != NULL) {
+            b->table[i] = w->next;
+            w->done = 1;
+            w->err = -ENOTCONN;
+            pthread_cond_signal(&w->cond);
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void on_disconnected(natsConnection *nc, void *arg)
+{
+    struct bus *b = arg;
+
+    log_warn("nats_disconnected", "\"url\":\"%s\"", b->url);
+    fail_waiters(b);
+}
+
+static void on_reconnected(natsConnection *nc, void *arg)
+{
+    struct bus *b = arg;
+
+    atomic_store(&b->stream_ok, 0); /* the server may have lost it */
+    log_info("recovered", "\"what\":\"nats\",\"url\":\"%s\"", b->url);
+}
+
+/* Connection callbacks run in order on the library's callback thread;
+ * this one is the last, so after it b can be freed. */
+static void on_closed(natsConnection *nc, void *arg)
+{
+    struct bus *b = arg;
+
+    pthread_mutex_lock(&b->mu);
+    b->closed = 1;
+    pthread_cond_broadcast(&b->closed_cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *sub,
+                           natsStatus err, void *arg)
+{
+    log_warn("nats_error", "\"error\":\"%s\"", natsStatus_GetText(err));
+}
+
+static natsStatus set_options(struct bus *b)
+{
+    natsOptions *o = b->opts;
+    natsStatus s = natsOptions_SetURL(o, b->url);
+
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, "vote");
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, b);
+    if (s == NATS_OK)
+        s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, b);
+    if (s == NATS_OK)
+        s = natsOptions_SetDisconnectedCB(o, on_disconnected, b);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectedCB(o, on_reconnected, b);
+    if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(o, on_closed, b);
+    if (s == NATS_OK)
+        s = natsOptions_SetErrorHandler(o, on_async_error, b);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(o, 2000);
+    if (s == NATS_OK)
+        s = natsOptions_SetPingInterval(o, 5000);
+    return s;
+}
+
+static int connect_js(struct bus *b)
+{
+    natsStatus s;
+    jsOptions jo;
+
+    if (natsOptions_Create(&b->opts) != NATS_OK || set_options(b) != NATS_OK)
+        return -EINVAL;
+    s = natsConnection_Connect(&b->nc, b->opts);
+    if (s == NATS_NOT_YET_CONNECTED)
+        log_warn("nats_unavailable", "\"url\":\"%s\",\"note\":\"retrying in "
+                 "the background\"", b->url);
+    else if (s == NATS_OK)
+        on_connected(b->nc, b);
+    else
+        return -EINVAL;
+    jsOptions_Init(&jo);
+    jo.Wait = 2000;
+    jo.PublishAsync.MaxPending = 2 * (int64_t)b->max_pending; /* a net */
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = b;
+    jo.PublishAsync.StallWait = STALL_MS;
+    if (natsConnection_JetStream(&b->js, b->nc, &jo) != NATS_OK)
+        return -ENOMEM;
+    return 0;
+}
+
+int bus_open(struct bus **out, const struct bus_opts *o)
+{
+    struct bus *b;
+    int rc;
+
+    *out = NULL;
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    if (snprintf(b->url, sizeof(b->url), "%s", o->url) >= (int)sizeof(b->url))
+        goto out_free;
+    b->dup_ns = (int64_t)o->dup_window_s * 1000000000LL; /* ns, trap 7 */
+    b->max_pending = o->max_pending ? o->max_pending : 4096;
+    b->pending = o->pending;
+    b->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)b;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_init(&b->mono);
+    pthread_condattr_setclock(&b->mono, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->drained, &b->mono);
+    pthread_cond_init(&b->space, &b->mono);
+    pthread_cond_init(&b->closed_cv, &b->mono);
+    rc = connect_js(b);
+    if (rc) {
+        bus_close(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+out_free:
+    free(b);
+    return -EINVAL;
+}
+
+/* Waits until the library holds no message of ours, so the AckHandler can
+ * no longer run. 0 or -ETIMEDOUT. */
+static int wait_drained(struct bus *b, unsigned ms)
+{
+    struct timespec dl = deadline_in(ms);
+    int rc = 0;
+
+    pthread_mutex_lock(&b->mu);
+    while (b->outstanding > 0 && rc == 0)
+        rc = pthread_cond_timedwait(&b->drained, &b->mu, &dl);
+    rc = b->outstanding > 0 ? -ETIMEDOUT : 0;
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+static void wait_closed(struct bus *b, unsigned ms)
+{
+    struct timespec dl = deadline_in(ms);
+
+    pthread_mutex_lock(&b->mu);
+    while (!b->closed)
+        if (pthread_cond_timedwait(&b->closed_cv, &b->mu, &dl) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&b->mu);
+}
+
+int bus_flush(struct bus *b, unsigned timeout_ms)
+{
+    jsPubOptions po;
+    natsStatus s;
+
+    jsPubOptions_Init(&po);
+    po.MaxWait = timeout_ms;
+    s = js_PublishAsyncComplete(b->js, &po);
+    if (s != NATS_OK && s != NATS_TIMEOUT)
+        return -EIO;
+    return s == NATS_OK ? 0 : -ETIMEDOUT;
+}
+
+void bus_close(struct bus *b)
+{
+    if (!b)
+        return;
+    if (b->js && wait_drained(b, CLOSE_WAIT_MS)) {
+        /* The handler may still run: leave b to it rather than free it. */
+        log_error("bus_not_drained", "\"outstanding\":%ld", b->outstanding);
+        return;
+    }
+    if (b->nc) {
+        natsConnection_Close(b->nc);
+        wait_closed(b, CLOSE_WAIT_MS);
+    }
+    jsCtx_Destroy(b->js);
+    natsConnection_Destroy(b->nc);
+    natsOptions_Destroy(b->opts);
+    pthread_cond_destroy(&b->drained);
+    pthread_cond_destroy(&b->space);
+    pthread_cond_destroy(&b->closed_cv);
+    pthread_condattr_destroy(&b->mono);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}

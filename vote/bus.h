@@ -1,0 +1,68 @@
+/* bus.h - publishes votes to JetStream, stream VOTES (subjects votes.>).
+ *
+ * One NATS connection that (re)connects forever in the background with
+ * capped backoff; bus_open() succeeds while NATS is down. Publishes are
+ * asynchronous (js_PublishMsgAsync) with a Nats-Msg-Id header, and each
+ * caller waits only for the PubAck of its own message: the AckHandler finds
+ * the waiting caller by the natsMsg it was given. Many threads publish at
+ * once on one connection, so no thread waits on a private round trip.
+ *
+ * bus_open() hands *out to the caller; release with bus_close(). All other
+ * calls are thread-safe. */
+#ifndef VOTE_BUS_H
+#define VOTE_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BUS_STREAM "VOTES"
+#define BUS_SUBJECTS "votes.>"
+
+struct bus;
+struct metric;
+
+struct bus_opts {
+    const char    *url;          /* nats://host:port */
+    unsigned       dup_window_s; /* stream Duplicates, seconds */
+    unsigned       max_pending;  /* in-flight async publishes, 0: 4096 */
+    struct metric *pending;      /* gauge of publishes awaiting a PubAck */
+};
+
+struct bus_ack {
+    uint64_t seq;       /* stream sequence */
+    int      duplicate; /* the msg id was seen in the window: not stored again */
+    int      err_code;  /* JetStream error code after -EIO, else 0 */
+};
+
+/* Starts connecting; 0 even when NATS is down (see bus_check), -errno on
+ * bad options or no memory. o is copied. */
+int bus_open(struct bus **out, const struct bus_opts *o);
+
+/* Makes sure the stream exists (created if missing with file storage; an
+ * existing one is never recreated, only its Duplicates window set). 0 when
+ * connected and the stream is there; -ENOTCONN while NATS is unreachable;
+ * -EIO when JetStream refuses. Cheap once it has succeeded. */
+int bus_check(struct bus *b);
+
+/* For /readyz: 0 when bus_check() last succeeded and the connection is
+ * up, else -errno and a reason in why. */
+int bus_ready(struct bus *b, char *why, size_t n);
+
+/* Publishes data on subject with header Nats-Msg-Id: msg_id and waits for
+ * its PubAck, retrying with the same id (so at most one copy is stored)
+ * until timeout_ms. 0 with *ack filled; -ENOTCONN when NATS is not
+ * connected (fails fast); -ETIMEDOUT without a PubAck in time; -EAGAIN when
+ * too many publishes are pending; -ENOENT when no stream takes the subject;
+ * -EIO when JetStream answers an error (ack->err_code says which). */
+int bus_publish(struct bus *b, const char *subject, const void *data,
+                size_t len, const char *msg_id, unsigned timeout_ms,
+                struct bus_ack *ack);
+
+/* Waits up to timeout_ms for every pending publish to be acknowledged.
+ * 0 or -ETIMEDOUT. */
+int bus_flush(struct bus *b, unsigned timeout_ms);
+
+/* Closes the connection and frees. NULL-safe. Call bus_flush() first. */
+void bus_close(struct bus *b);
+
+#endif

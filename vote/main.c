@@ -1,0 +1,121 @@
+/* main.c - the vote service: takes votes over HTTP, makes each durable in
+ * JetStream before answering, and remembers each voter's choice in Redis.
+ * See ../shared/DESIGN.md and api.h. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <nats/nats.h>
+
+#include "lib/config/config.h"
+#include "lib/http/http.h"
+#include "lib/log/log.h"
+#include "lib/metrics/metrics.h"
+#include "lib/shutdown/shutdown.h"
+#include "vote/api.h"
+#include "vote/bus.h"
+#include "vote/settings.h"
+#include "vote/voters.h"
+#include "vote/watch.h"
+
+#define REDIS_TIMEOUT_MS 500
+#define FLUSH_MS 3000
+
+static volatile sig_atomic_t g_stop;
+
+/* Headers and body go out in two writes: without TCP_NODELAY, Nagle and
+ * the client's delayed ACK add ~40 ms to every keep-alive answer. */
+static const char *HTTP_EXTRA[] = {"tcp_nodelay", "1", NULL};
+
+struct deps {
+    struct metrics *metrics;
+    struct bus     *bus;
+    struct voters  *voters;
+    struct api     *api;
+    struct watch   *watch;
+};
+
+static int check_bus(void *arg)
+{
+    return bus_check(arg);
+}
+
+static int check_redis(void *arg)
+{
+    return voters_check(arg);
+}
+
+/* Everything but the HTTP server; NATS and Redis may be down. */
+static int deps_open(struct deps *d, const struct settings *cfg)
+{
+    struct watch_dep wd[2] = {{"nats", check_bus, NULL},
+                              {"redis", check_redis, NULL}};
+    struct bus_opts bo = {.url = cfg->nats.raw,
+                          .dup_window_s = cfg->dup_window_s};
+
+    if (metrics_new(&d->metrics))
+        return -1;
+    bo.pending = metrics_gauge(d->metrics, "vote_publish_pending",
+                               "Publishes waiting for their PubAck.");
+    if (bus_open(&d->bus, &bo) ||
+        voters_open(&d->voters, &cfg->redis, REDIS_TIMEOUT_MS) ||
+        api_new(&d->api, d->bus, d->voters, cfg, d->metrics))
+        return -1;
+    wd[0].arg = d->bus;
+    wd[1].arg = d->voters;
+    return watch_start(&d->watch, wd, 2);
+}
+
+static void deps_close(struct deps *d)
+{
+    watch_stop(d->watch);
+    if (d->bus && bus_flush(d->bus, FLUSH_MS))
+        log_warn("flush_timeout", "\"ms\":%d", FLUSH_MS);
+    api_free(d->api);
+    voters_close(d->voters);
+    bus_close(d->bus);
+    metrics_free(d->metrics);
+}
+
+int main(int argc, char **argv)
+{
+    struct deps d = {0};
+    struct settings cfg;
+    struct http_opts ho = {0};
+    struct mg_context *http = NULL;
+    char listen[8];
+    int rc = EXIT_FAILURE;
+
+    rc = http_healthcheck_main(argc, argv, "PORT", 5000);
+    if (rc >= 0)
+        return rc;
+    rc = EXIT_FAILURE;
+    log_init("vote", NULL);
+    if (settings_load(&cfg) || log_init("vote", cfg.log_level))
+        return CONFIG_EXIT;
+    shutdown_install(&g_stop);
+    if (deps_open(&d, &cfg))
+        goto out;
+    snprintf(listen, sizeof(listen), "%u", cfg.port);
+    ho.listen = listen;
+    ho.threads = cfg.threads;
+    ho.doc_root = cfg.ui_dir[0] ? cfg.ui_dir : NULL;
+    ho.metrics = d.metrics;
+    ho.ready = api_ready;
+    ho.ready_arg = d.api;
+    ho.extra = HTTP_EXTRA;
+    if (http_start(&http, &ho))
+        goto out;
+    api_register(d.api, http);
+    log_info("listening", "\"port\":%u,\"threads\":%u", cfg.port,
+             cfg.threads);
+    while (!g_stop)
+        shutdown_sleep_ms(&g_stop, 1000);
+    log_info("stopping", "\"in_flight\":\"finishing\"");
+    http_stop(http); /* stops accepting; in-flight requests finish */
+    rc = EXIT_SUCCESS;
+out:
+    deps_close(&d);
+    nats_Close();
+    log_info("stopped", "\"exit\":%d", rc);
+    return rc;
+}

@@ -1,0 +1,148 @@
+/* watch.c - dependency checks with backoff; see watch.h. */
+#include "vote/watch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log/log.h"
+#include "lib/retry/retry.h"
+
+static const struct retry_policy POLICY = {100, 2000, 0};
+
+struct dep_state {
+    struct watch_dep dep;
+    int64_t          next_ms;  /* when to check again */
+    unsigned         failures; /* in a row */
+};
+
+struct watch {
+    pthread_t          thread;
+    pthread_mutex_t    mu;
+    pthread_cond_t     wake;
+    int                stop;
+    unsigned           seed;
+    size_t             n;
+    struct dep_state   deps[WATCH_MAX_DEPS];
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void check_one(struct watch *w, struct dep_state *d, int64_t now)
+{
+    char q[120];
+    unsigned delay;
+    int rc = d->dep.check(d->dep.arg);
+
+    if (rc == 0) {
+        if (d->failures)
+            log_info("recovered", "\"what\":\"%s\",\"attempts\":%u",
+                     d->dep.what, d->failures + 1);
+        d->failures = 0;
+        d->next_ms = now + WATCH_RECHECK_MS;
+        return;
+    }
+    delay = retry_delay_ms(&POLICY, d->failures++, &w->seed);
+    d->next_ms = now + delay;
+    log_warn("retrying", "\"what\":\"%s\",\"attempt\":%u,\"delay_ms\":%u,"
+             "\"error\":%s", d->dep.what, d->failures, delay,
+             log_quote(q, sizeof(q), strerror(rc < 0 ? -rc : rc)));
+}
+
+/* Checks what is due; returns ms until the next one is. */
+static int64_t round_of_checks(struct watch *w)
+{
+    int64_t now = now_ms(), next = now + WATCH_RECHECK_MS;
+    size_t i;
+
+    for (i = 0; i < w->n; i++) {
+        if (w->deps[i].next_ms <= now)
+            check_one(w, &w->deps[i], now);
+        if (w->deps[i].next_ms < next)
+            next = w->deps[i].next_ms;
+    }
+    return next - now_ms();
+}
+
+static void *run(void *arg)
+{
+    struct watch *w = arg;
+    struct timespec dl;
+    int64_t wait;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        pthread_mutex_unlock(&w->mu);
+        wait = round_of_checks(w);
+        pthread_mutex_lock(&w->mu);
+        if (wait <= 0 || w->stop)
+            continue;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_sec += wait / 1000;
+        dl.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->wake, &w->mu, &dl);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int watch_start(struct watch **out, const struct watch_dep *deps, size_t n)
+{
+    pthread_condattr_t attr;
+    struct watch *w;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    if (n > WATCH_MAX_DEPS)
+        return -EINVAL;
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->n = n;
+    w->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)w;
+    for (i = 0; i < n; i++)
+        w->deps[i].dep = deps[i];
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    round_of_checks(w);
+    rc = pthread_create(&w->thread, NULL, run, w);
+    if (rc) {
+        pthread_cond_destroy(&w->wake);
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return -rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void watch_stop(struct watch *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
