@@ -123,7 +123,11 @@ export async function startNginx(ui, upstream, upstreamUrl, port) {
   fs.writeFileSync(conf, localNginxConf(ui, upstream, upstreamUrl, port, tmp));
   const base = ['-p', tmp, '-e', path.join(tmp, 'error.log'), '-c', conf];
   const check = spawnSync(NGINX, [...base, '-t'], { encoding: 'utf8' });
-  assert.equal(check.status, 0, `nginx -t ${conf}:\n${check.stderr}`);
+  if (check.status !== 0) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    assert.fail(`nginx -t failed for ui/${ui}/nginx.conf mapped to ` +
+      `loopback:\n${check.stderr}`);
+  }
   const proc = spawn(NGINX,
     [...base, '-g', `daemon off; pid ${tmp}/nginx.pid;`],
     { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -135,21 +139,24 @@ export async function startNginx(ui, upstream, upstreamUrl, port) {
   process.on('exit', killGroup);
   const stop = async () => {
     process.off('exit', killGroup);
-    if (proc.exitCode !== null || proc.signalCode !== null)
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      fs.rmSync(tmp, { recursive: true, force: true });
       return;
+    }
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');                   // fast shutdown, workers too
     const t = setTimeout(killGroup, 5000);
     await exited;
     clearTimeout(t);
     killGroup();                            // any worker left behind
+    fs.rmSync(tmp, { recursive: true, force: true });
   };
   try {
     await waitHealthy(`http://127.0.0.1:${port}`, proc, 10000);
   } catch (e) {
-    await stop();
     const log = fs.existsSync(path.join(tmp, 'error.log')) ?
       fs.readFileSync(path.join(tmp, 'error.log'), 'utf8') : '';
+    await stop();
     throw new Error(`${e.message}\n${stderr}\n${log}`);
   }
   return { url: `http://127.0.0.1:${port}`, port, tmp, stop, proc };
