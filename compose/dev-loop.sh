@@ -13,7 +13,7 @@ src=${SRC:-/src}
 watch=${WATCH:-"WORKSPACE BUILD .bazelrc bazel proto lib $svc tools"}
 flags=${BAZEL_FLAGS:--c opt --linkopt=-Wl,--as-needed}
 # --symlink_prefix=/: no bazel-* links in the (host's) mounted checkout.
-bazel_build() { bazel build $flags --symlink_prefix=/ "//$svc" 2>&1; }
+bazel_build() { bazel build $flags --symlink_prefix=/ --noshow_progress --show_result=0 "//$svc" 2>&1; }
 bin=/usr/local/bin/$svc
 stamp=/tmp/dev-loop.stamp
 pid=
@@ -35,15 +35,20 @@ start_service() {
   log "started $bin (pid $pid)"
 }
 
+# build: 0 when a new binary was installed, 1 when unchanged, 2 on failure
 build() {
   log "bazel build //$svc"
   if bazel_build; then
     out=$(bazel info $flags --symlink_prefix=/ bazel-bin 2>/dev/null)/$svc/$svc
+    if [ -x "$bin" ] && cmp -s "$out" "$bin"; then
+      log "binary unchanged"
+      return 1
+    fi
     install -m 0755 "$out" "$bin.new" && mv -f "$bin.new" "$bin"
     return 0
   fi
   log "build failed: keeping the running binary; fix and save to retry"
-  return 1
+  return 2
 }
 
 changed() {
@@ -56,7 +61,9 @@ changed() {
 trap 'stop_service; bazel shutdown >/dev/null 2>&1; exit 0' TERM INT
 cd "$src" || exit 1
 touch "$stamp"
-if build || [ -x "$bin" ]; then start_service; fi
+# Serve at once with the image's binary, then catch up with the mounted sources.
+[ -x "$bin" ] && start_service
+build && start_service
 while :; do
   sleep 1 &
   wait $!
