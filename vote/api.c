@@ -23,26 +23,25 @@
 #include "vote/voters.h"
 
 #define COOKIE_MAX_AGE "31536000" /* one year */
-#define MSG_ID_MAX 48
+#define MSG_ID_MAX     48
 
-static const double LATENCY_BOUNDS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                        0.025,  0.05,  0.1,    0.25,  0.5,
-                                        1,      2.5,   5};
+static const double LATENCY_BOUNDS[] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
 struct api {
-    struct bus            *bus;
-    struct voters         *voters;
+    struct bus *bus;
+    struct voters *voters;
     const struct settings *cfg;
-    char                   hostname[256];
-    char                   instance[17]; /* random, prefixes message ids */
-    atomic_uint_fast64_t   next_id;
-    struct metric         *votes[BALLOT_N_OPTIONS];
-    struct metric         *publish_errors;
-    struct metric         *redis_errors;
-    struct metric         *bad_requests;
-    struct metric         *latency;
-    _Atomic int64_t        last_pub_log; /* rate limits of error logs, ms */
-    _Atomic int64_t        last_redis_log;
+    char hostname[256];
+    char instance[17]; /* random, prefixes message ids */
+    atomic_uint_fast64_t next_id;
+    struct metric *votes[BALLOT_N_OPTIONS];
+    struct metric *publish_errors;
+    struct metric *redis_errors;
+    struct metric *bad_requests;
+    struct metric *latency;
+    _Atomic int64_t last_pub_log; /* rate limits of error logs, ms */
+    _Atomic int64_t last_redis_log;
 };
 
 static int64_t now_ms(void)
@@ -86,26 +85,24 @@ static int register_metrics(struct api *a, struct metrics *m)
     for (i = 0; i < BALLOT_N_OPTIONS; i++) {
         snprintf(name, sizeof(name), "vote_votes_total{option=\"%s\"}",
                  BALLOT_OPTIONS[i]);
-        a->votes[i] = metrics_counter(m, name,
-                                      "Votes acknowledged by JetStream.");
+        a->votes[i] =
+            metrics_counter(m, name, "Votes acknowledged by JetStream.");
     }
-    a->publish_errors = metrics_counter(
-        m, "vote_publish_errors_total",
-        "Votes refused with 503: no PubAck from JetStream.");
+    a->publish_errors =
+        metrics_counter(m, "vote_publish_errors_total",
+                        "Votes refused with 503: no PubAck from JetStream.");
     a->redis_errors = metrics_counter(
         m, "vote_redis_errors_total",
         "Redis reads or writes that failed or were skipped (Redis down).");
     a->bad_requests = metrics_counter(m, "vote_bad_requests_total",
                                       "Vote requests refused with 4xx.");
     a->latency = metrics_histogram(
-        m, "vote_request_duration_seconds",
-        "Time to answer POST /api/vote.", LATENCY_BOUNDS,
-        sizeof(LATENCY_BOUNDS) / sizeof(LATENCY_BOUNDS[0]));
+        m, "vote_request_duration_seconds", "Time to answer POST /api/vote.",
+        LATENCY_BOUNDS, sizeof(LATENCY_BOUNDS) / sizeof(LATENCY_BOUNDS[0]));
     for (i = 0; i < BALLOT_N_OPTIONS; i++)
         if (!a->votes[i])
             return -ENOMEM;
-    return a->publish_errors && a->redis_errors && a->bad_requests &&
-                   a->latency
+    return a->publish_errors && a->redis_errors && a->bad_requests && a->latency
                ? 0
                : -ENOMEM;
 }
@@ -194,8 +191,7 @@ static int publish(struct api *a, const struct ballot *b, const char *msg_id)
         return -E2BIG;
     len = voting__v1__vote_cast__pack(&vc, buf);
     snprintf(subject, sizeof(subject), "votes.%s", b->option);
-    return bus_publish(a->bus, subject, buf, len, msg_id, API_PUBLISH_MS,
-                       &ack);
+    return bus_publish(a->bus, subject, buf, len, msg_id, API_PUBLISH_MS, &ack);
 }
 
 static void publish_failed(struct api *a, int rc)
@@ -214,8 +210,10 @@ static void record_voter(struct api *a, const struct ballot *b)
         return;
     metric_add(a->redis_errors, 1);
     if (log_due(&a->last_redis_log))
-        log_warn("redis_write_failed", "\"error\":\"%s\",\"note\":\"vote "
-                 "acknowledged anyway\"", strerror(-rc));
+        log_warn("redis_write_failed",
+                 "\"error\":\"%s\",\"note\":\"vote "
+                 "acknowledged anyway\"",
+                 strerror(-rc));
 }
 
 /* 200 with the ballot, or 303 to / for a browser's form post. */
@@ -223,8 +221,8 @@ static int send_cast(struct api *a, struct mg_connection *c,
                      const struct ballot *b)
 {
     const char *accept = mg_get_header(c, "Accept");
-    int browser = b->format == BALLOT_FORM && accept &&
-                  strstr(accept, "text/html");
+    int browser =
+        b->format == BALLOT_FORM && accept && strstr(accept, "text/html");
     char hdr[256];
 
     snprintf(hdr, sizeof(hdr),
@@ -233,8 +231,7 @@ static int send_cast(struct api *a, struct mg_connection *c,
              browser ? "Location: /\r\n" : "", b->voter_id);
     return http_send_json(c, browser ? 303 : 200,
                           json_pack("{s:s,s:s,s:s}", "voter_id", b->voter_id,
-                                    "vote", b->option, "hostname",
-                                    a->hostname),
+                                    "vote", b->option, "hostname", a->hostname),
                           hdr);
 }
 
@@ -256,8 +253,9 @@ static int cast(struct api *a, struct mg_connection *c)
 
     rc = http_read_body(c, body, sizeof(body), &len);
     if (rc == -E2BIG)
-        return bad_request(a, c, 413, "request body too large: at most "
-                                      "4096 bytes");
+        return bad_request(a, c, 413,
+                           "request body too large: at most "
+                           "4096 bytes");
     if (rc)
         return bad_request(a, c, 400, "could not read the request body");
     if (ballot_parse(&b, mg_get_header(c, "Content-Type"), body, len,
@@ -301,11 +299,12 @@ static int current(struct api *a, struct mg_connection *c)
     int rc;
 
     if (query_voter(c, voter, sizeof(voter)))
-        return bad_request(a, c, 400, "bad voter_id: use 1-64 characters "
-                                      "of A-Z a-z 0-9 _ -");
+        return bad_request(a, c, 400,
+                           "bad voter_id: use 1-64 characters "
+                           "of A-Z a-z 0-9 _ -");
     if (!voter[0])
-        return http_send_json(
-            c, 200, json_pack("{s:n,s:n}", "voter_id", "vote"), NULL);
+        return http_send_json(c, 200,
+                              json_pack("{s:n,s:n}", "voter_id", "vote"), NULL);
     rc = voters_get(a->voters, voter, choice, sizeof(choice));
     if (rc) {
         metric_add(a->redis_errors, 1);
@@ -343,11 +342,11 @@ static int on_options(struct mg_connection *c, void *arg)
         return http_send_error(c, 404, "no such path");
     if (!is_get(c))
         return send_405(c, "GET, HEAD");
-    return http_send_json(
-        c, 200,
-        json_pack("{s:[{s:s,s:s},{s:s,s:s}]}", "options", "id", "a", "label",
-                  a->cfg->label_a, "id", "b", "label", a->cfg->label_b),
-        NULL);
+    return http_send_json(c, 200,
+                          json_pack("{s:[{s:s,s:s},{s:s,s:s}]}", "options",
+                                    "id", "a", "label", a->cfg->label_a, "id",
+                                    "b", "label", a->cfg->label_b),
+                          NULL);
 }
 
 /* POST / is the classic form post; GET / falls through to UI_DIR. */

@@ -19,8 +19,8 @@
 
 #include <civetweb.h>
 
-#define API_BODY_MAX 4096       /* bytes; more is a 413 */
-#define API_PUBLISH_MS 4000     /* wait for a PubAck, retries included */
+#define API_BODY_MAX      4096 /* bytes; more is a 413 */
+#define API_PUBLISH_MS    4000 /* wait for a PubAck, retries included */
 #define API_RETRY_AFTER_S 2
 
 struct api;
@@ -29,8 +29,8 @@ struct voters;
 struct metrics;
 struct settings;
 
-int  api_new(struct api **out, struct bus *bus, struct voters *voters,
-             const struct settings *cfg, struct metrics *m);
+int api_new(struct api **out, struct bus *bus, struct voters *voters,
+            const struct settings *cfg, struct metrics *m);
 void api_free(struct api *a); /* NULL-safe */
 
 /* Adds the handlers to a server started with http_start(). */

@@ -38,8 +38,8 @@ static int teardown(void **state)
 /* Posts votes in a loop on one keep-alive connection, counting answers. */
 struct poster {
     struct teststack *s;
-    atomic_int        stop;
-    int               ok, unavailable, other;
+    atomic_int stop;
+    int ok, unavailable, other;
 };
 
 static void *post_loop(void *arg)
@@ -59,7 +59,8 @@ static void *post_loop(void *arg)
         snprintf(req, sizeof(req),
                  "POST /api/vote HTTP/1.1\r\nHost: t\r\n"
                  "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "\r\n%s", strlen(body), body);
+                 "\r\n%s",
+                 strlen(body), body);
         if (testhttp_send(&h, req, r) == 0 && r->status == 200)
             p->ok++;
         else if (r->status == 503)
@@ -87,12 +88,11 @@ static void test_faults_nats_down_never_200(void **state)
     assert_int_equal(fixture_stop(&s->nats), 0); /* while votes flow */
     assert_int_equal(teststack_wait_ready(s, 503, 5000), 0);
     for (i = 0; i < 10; i++) {
-        assert_int_equal(teststack_post(s, "/api/vote", JSON, "",
-                                        "{\"vote\":\"a\"}", &r),
-                         503);
-        assert_int_equal(testhttp_header(&r, "Retry-After", retry,
-                                         sizeof(retry)),
-                         0);
+        assert_int_equal(
+            teststack_post(s, "/api/vote", JSON, "", "{\"vote\":\"a\"}", &r),
+            503);
+        assert_int_equal(
+            testhttp_header(&r, "Retry-After", retry, sizeof(retry)), 0);
         assert_non_null(strstr(r.body, "\"error\""));
     }
     assert_int_equal(teststack_get(s, "/readyz", "", &r), 503);
@@ -127,16 +127,13 @@ static void test_faults_redis_down_still_200(void **state)
 
     assert_int_equal(fixture_stop(&s->redis), 0);
     assert_int_equal(teststack_post(s, "/api/vote", JSON, "",
-                                    "{\"vote\":\"a\",\"voter_id\":\"r1\"}",
-                                    &r),
+                                    "{\"vote\":\"a\",\"voter_id\":\"r1\"}", &r),
                      200);
     assert_int_equal(teststack_post(s, "/api/vote", JSON, "",
-                                    "{\"vote\":\"b\",\"voter_id\":\"r2\"}",
-                                    &r),
+                                    "{\"vote\":\"b\",\"voter_id\":\"r2\"}", &r),
                      200);
     assert_int_equal(teststack_stream_msgs(s), before + 2);
-    assert_true(teststack_metric(s, "vote_redis_errors_total") >=
-                errors + 2);
+    assert_true(teststack_metric(s, "vote_redis_errors_total") >= errors + 2);
     assert_int_equal(teststack_wait_ready(s, 503, 3000), 0);
     assert_int_equal(teststack_get(s, "/readyz", "", &r), 503);
     assert_non_null(strstr(r.body, "redis"));
@@ -145,8 +142,7 @@ static void test_faults_redis_down_still_200(void **state)
     assert_int_equal(fixture_resume(&s->redis), 0);
     assert_int_equal(teststack_wait_ready(s, 200, 10000), 0);
     assert_int_equal(teststack_post(s, "/api/vote", JSON, "",
-                                    "{\"vote\":\"b\",\"voter_id\":\"r3\"}",
-                                    &r),
+                                    "{\"vote\":\"b\",\"voter_id\":\"r3\"}", &r),
                      200);
     teststack_redis_choice(s, "r3", got, sizeof(got));
     assert_string_equal(got, "b");

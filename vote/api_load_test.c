@@ -17,12 +17,12 @@
 #include "vote/teststack.h"
 
 #define THREADS 32
-#define VOTES 1000
+#define VOTES   1000
 
 struct client {
     uint16_t port;
-    int      id;
-    int      ok;
+    int id;
+    int ok;
 };
 
 static void *vote_many(void *arg)
@@ -38,12 +38,15 @@ static void *vote_many(void *arg)
         return NULL;
     }
     for (i = 0; i < VOTES; i++) {
-        snprintf(body, sizeof(body), "{\"vote\":\"%s\",\"voter_id\":"
-                 "\"t%02d-%d\"}", i % 2 ? "a" : "b", c->id, i);
+        snprintf(body, sizeof(body),
+                 "{\"vote\":\"%s\",\"voter_id\":"
+                 "\"t%02d-%d\"}",
+                 i % 2 ? "a" : "b", c->id, i);
         snprintf(req, sizeof(req),
                  "POST /api/vote HTTP/1.1\r\nHost: t\r\n"
                  "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "\r\n%s", strlen(body), body);
+                 "\r\n%s",
+                 strlen(body), body);
         if (testhttp_send(&h, req, r) || r->status != 200)
             break;
         c->ok++;

@@ -67,13 +67,12 @@ static void test_api_vote_lands_in_stream_and_redis(void **state)
 {
     struct teststack *s = *state;
     struct testhttp_resp r;
-    char voter[80], option[80], req_id[80], msg_id[80], cookie[256],
-        got[80], hdr[160];
+    char voter[80], option[80], req_id[80], msg_id[80], cookie[256], got[80],
+        hdr[160];
     json_t *j;
 
     assert_int_equal(
-        teststack_post(s, "/api/vote", JSON, "", "{\"vote\":\"a\"}", &r),
-        200);
+        teststack_post(s, "/api/vote", JSON, "", "{\"vote\":\"a\"}", &r), 200);
     j = parse_body(&r);
     assert_string_equal(json_string_value(json_object_get(j, "vote")), "a");
     assert_non_null(json_string_value(json_object_get(j, "hostname")));
@@ -81,11 +80,12 @@ static void test_api_vote_lands_in_stream_and_redis(void **state)
              json_string_value(json_object_get(j, "voter_id")));
     json_decref(j);
     assert_int_equal(strlen(voter), 16); /* new voter: 64-bit hex */
-    assert_int_equal(testhttp_header(&r, "Set-Cookie", cookie,
-                                     sizeof(cookie)),
+    assert_int_equal(testhttp_header(&r, "Set-Cookie", cookie, sizeof(cookie)),
                      0);
-    snprintf(hdr, sizeof(hdr), "voter_id=%s; Path=/; Max-Age=31536000; "
-                               "HttpOnly; SameSite=Lax", voter);
+    snprintf(hdr, sizeof(hdr),
+             "voter_id=%s; Path=/; Max-Age=31536000; "
+             "HttpOnly; SameSite=Lax",
+             voter);
     assert_string_equal(cookie, hdr);
 
     /* On votes.a, as the VoteCast of this request. */
@@ -127,13 +127,11 @@ static void test_api_voter_from_json_and_cookie(void **state)
     assert_string_equal(opt, "b");
     /* A form with the cookie: same voter, changes the vote. */
     assert_int_equal(teststack_post(s, "/api/vote", FORM,
-                                    "Cookie: voter_id=alice\r\n", "vote=a",
-                                    &r),
+                                    "Cookie: voter_id=alice\r\n", "vote=a", &r),
                      200);
     teststack_redis_choice(s, "alice", got, sizeof(got));
     assert_string_equal(got, "a");
-    assert_int_equal(teststack_get(s, "/api/vote?voter_id=alice", "", &r),
-                     200);
+    assert_int_equal(teststack_get(s, "/api/vote?voter_id=alice", "", &r), 200);
     j = parse_body(&r);
     assert_string_equal(json_string_value(json_object_get(j, "vote")), "a");
     json_decref(j);
@@ -154,13 +152,11 @@ static void test_api_browser_form_redirects(void **state)
     char loc[64], cookie[200];
     uint64_t before = teststack_stream_msgs(s);
 
-    assert_int_equal(teststack_post(s, "/api/vote", FORM, html, "vote=b",
-                                    &r),
+    assert_int_equal(teststack_post(s, "/api/vote", FORM, html, "vote=b", &r),
                      303);
     assert_int_equal(testhttp_header(&r, "Location", loc, sizeof(loc)), 0);
     assert_string_equal(loc, "/");
-    assert_int_equal(testhttp_header(&r, "Set-Cookie", cookie,
-                                     sizeof(cookie)),
+    assert_int_equal(testhttp_header(&r, "Set-Cookie", cookie, sizeof(cookie)),
                      0);
     assert_non_null(strstr(cookie, "voter_id="));
     assert_int_equal(teststack_post(s, "/", FORM, html, "vote=a", &r), 303);
@@ -210,8 +206,9 @@ static void test_api_bad_input(void **state)
         {JSON, "", "{\"vote\":\"a\",\"voter_id\":\"has space\"}", 400},
         {JSON, "", "{\"vote\":\"a\",\"voter_id\":\"x\\r\\nSet-Cookie: y\"}",
          400},
-        {JSON, "", "{\"vote\":\"a\",\"voter_id\":\"0123456789012345678901"
-                   "2345678901234567890123456789012345678901234\"}",
+        {JSON, "",
+         "{\"vote\":\"a\",\"voter_id\":\"0123456789012345678901"
+         "2345678901234567890123456789012345678901234\"}",
          400}, /* 65 characters */
         {JSON, "Cookie: voter_id=bad.id\r\n", "{\"vote\":\"a\"}", 400},
         {"text/plain", "", "vote=a", 400},
@@ -241,8 +238,7 @@ static void test_api_bad_input(void **state)
     big[API_BODY_MAX] = '\0';
     assert_int_equal(teststack_post(s, "/api/vote", JSON, "", big, &r), 200);
     assert_int_equal(teststack_stream_msgs(s), before + 1);
-    assert_int_equal(teststack_get(s, "/api/vote?voter_id=a%20b", "", &r),
-                     400);
+    assert_int_equal(teststack_get(s, "/api/vote?voter_id=a%20b", "", &r), 400);
 }
 
 static void test_api_methods_and_paths(void **state)
@@ -251,20 +247,22 @@ static void test_api_methods_and_paths(void **state)
     struct testhttp_resp r;
     char allow[64];
 
-    assert_int_equal(testhttp_once(s->port, "DELETE /api/vote HTTP/1.1\r\n"
-                                            "Host: t\r\nConnection: close"
-                                            "\r\n\r\n",
+    assert_int_equal(testhttp_once(s->port,
+                                   "DELETE /api/vote HTTP/1.1\r\n"
+                                   "Host: t\r\nConnection: close"
+                                   "\r\n\r\n",
                                    &r),
                      405);
     assert_int_equal(testhttp_header(&r, "Allow", allow, sizeof(allow)), 0);
     assert_non_null(strstr(allow, "POST"));
     assert_non_null(strstr(r.body, "\"error\""));
-    assert_int_equal(
-        teststack_post(s, "/api/options", JSON, "", "{}", &r), 405);
+    assert_int_equal(teststack_post(s, "/api/options", JSON, "", "{}", &r),
+                     405);
     assert_non_null(strstr(r.body, "\"error\""));
-    assert_int_equal(testhttp_once(s->port, "PUT / HTTP/1.1\r\nHost: t\r\n"
-                                            "Connection: close\r\n"
-                                            "Content-Length: 0\r\n\r\n",
+    assert_int_equal(testhttp_once(s->port,
+                                   "PUT / HTTP/1.1\r\nHost: t\r\n"
+                                   "Connection: close\r\n"
+                                   "Content-Length: 0\r\n\r\n",
                                    &r),
                      405);
     assert_int_equal(teststack_get(s, "/api/nope", "", &r), 404);

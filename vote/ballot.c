@@ -143,9 +143,8 @@ static int pick_format(const char *type, const char *body,
     return -EINVAL;
 }
 
-int ballot_parse(struct ballot *b, const char *content_type,
-                 const char *body, size_t len, const char *cookie,
-                 const char **why)
+int ballot_parse(struct ballot *b, const char *content_type, const char *body,
+                 size_t len, const char *cookie, const char **why)
 {
     char from_cookie[BALLOT_ID_MAX + 1];
     int rc;

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#define BALLOT_ID_MAX 64
+#define BALLOT_ID_MAX    64
 #define BALLOT_N_OPTIONS 2
 
 extern const char *const BALLOT_OPTIONS[BALLOT_N_OPTIONS]; /* "a", "b" */
@@ -19,9 +19,9 @@ extern const char *const BALLOT_OPTIONS[BALLOT_N_OPTIONS]; /* "a", "b" */
 enum ballot_format { BALLOT_JSON, BALLOT_FORM };
 
 struct ballot {
-    char option[8];                    /* "a" or "b" */
+    char option[8]; /* "a" or "b" */
     char voter_id[BALLOT_ID_MAX + 1];
-    int  new_voter;                    /* the id was made up here */
+    int new_voter; /* the id was made up here */
     enum ballot_format format;
 };
 
@@ -44,8 +44,7 @@ int ballot_cookie_voter(const char *cookie, char *out, size_t n);
  * or as a form "vote=..", chosen by content_type (NULL: guessed from the
  * body). The voter is the JSON voter_id, else the cookie's, else new.
  * 0, or -EINVAL with *why set. */
-int ballot_parse(struct ballot *b, const char *content_type,
-                 const char *body, size_t len, const char *cookie,
-                 const char **why);
+int ballot_parse(struct ballot *b, const char *content_type, const char *body,
+                 size_t len, const char *cookie, const char **why);
 
 #endif

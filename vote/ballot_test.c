@@ -66,9 +66,9 @@ static void test_ballot_json(void **state)
     assert_string_equal(b.option, "b");
     assert_string_equal(b.voter_id, "alice"); /* the JSON's wins */
     assert_false(b.new_voter);
-    assert_int_equal(parse(&b, JSON, "{\"vote\":\"a\"}",
-                           "theme=dark; voter_id=bob", &why),
-                     0);
+    assert_int_equal(
+        parse(&b, JSON, "{\"vote\":\"a\"}", "theme=dark; voter_id=bob", &why),
+        0);
     assert_string_equal(b.voter_id, "bob");
     assert_int_equal(parse(&b, NULL, " {\"vote\":\"b\"}", NULL, &why), 0);
     assert_int_equal(b.format, BALLOT_JSON);
@@ -124,9 +124,9 @@ static void test_ballot_bad_input(void **state)
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(parse(&b, cases[i].type, cases[i].body,
-                               cases[i].cookie, &why),
-                         -EINVAL);
+        assert_int_equal(
+            parse(&b, cases[i].type, cases[i].body, cases[i].cookie, &why),
+            -EINVAL);
         assert_non_null(why);
         if (!strstr(why, cases[i].why_has))
             fail_msg("case %zu (%s): got \"%s\"", i, cases[i].body, why);
@@ -141,8 +141,7 @@ static void test_ballot_cookie(void **state)
     assert_string_equal(out, "");
     assert_int_equal(ballot_cookie_voter("a=1", out, sizeof(out)), 0);
     assert_string_equal(out, "");
-    assert_int_equal(ballot_cookie_voter("a=1; voter_id=x_9", out,
-                                         sizeof(out)),
+    assert_int_equal(ballot_cookie_voter("a=1; voter_id=x_9", out, sizeof(out)),
                      0);
     assert_string_equal(out, "x_9");
     assert_int_equal(ballot_cookie_voter("voter_id=", out, sizeof(out)),

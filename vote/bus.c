@@ -24,9 +24,9 @@
 #include "lib/metrics/metrics.h"
 #include "lib/retry/retry.h"
 
-#define N_BUCKETS 256
-#define TRY_MS 2000      /* one attempt's wait for its PubAck */
-#define STALL_MS 100     /* js_PublishMsgAsync's wait when MaxPending full */
+#define N_BUCKETS     256
+#define TRY_MS        2000 /* one attempt's wait for its PubAck */
+#define STALL_MS      100  /* js_PublishMsgAsync's wait when MaxPending full */
 #define CLOSE_WAIT_MS (TRY_MS + 1000)
 
 static const struct retry_policy RECONNECT = {100, 2000, 0};
@@ -34,32 +34,32 @@ static const struct retry_policy RECONNECT = {100, 2000, 0};
 /* A caller waiting for the PubAck of msg; on the caller's stack, linked
  * into the table only while the caller waits. Fields are under bus.mu. */
 struct waiter {
-    natsMsg       *msg;
+    natsMsg *msg;
     struct waiter *next;
     pthread_cond_t cond;
-    int            done;
-    int            err; /* 0 or -errno */
+    int done;
+    int err; /* 0 or -errno */
     struct bus_ack ack;
 };
 
 struct bus {
-    natsOptions       *opts;
-    natsConnection    *nc;
-    jsCtx             *js;
-    pthread_mutex_t    mu;      /* table, waiters, outstanding */
-    pthread_cond_t     drained; /* outstanding reached 0 */
-    pthread_cond_t     space;   /* outstanding fell below max_pending */
-    pthread_cond_t     closed_cv;
-    int                closed;  /* the ClosedCB ran: no more callbacks */
+    natsOptions *opts;
+    natsConnection *nc;
+    jsCtx *js;
+    pthread_mutex_t mu;     /* table, waiters, outstanding */
+    pthread_cond_t drained; /* outstanding reached 0 */
+    pthread_cond_t space;   /* outstanding fell below max_pending */
+    pthread_cond_t closed_cv;
+    int closed; /* the ClosedCB ran: no more callbacks */
     pthread_condattr_t mono;
-    struct waiter     *table[N_BUCKETS];
-    long               outstanding;
-    atomic_int         stream_ok;
-    int64_t            dup_ns;
-    unsigned           max_pending;
-    unsigned           seed; /* jitter; nats' reconnect thread only */
-    struct metric     *pending;
-    char               url[512];
+    struct waiter *table[N_BUCKETS];
+    long outstanding;
+    atomic_int stream_ok;
+    int64_t dup_ns;
+    unsigned max_pending;
+    unsigned seed; /* jitter; nats' reconnect thread only */
+    struct metric *pending;
+    char url[512];
 };
 
 static size_t bucket(const natsMsg *m)
@@ -291,8 +291,9 @@ static int ensure_stream(struct bus *b)
         cfg.Duplicates = b->dup_ns;
         s = js_AddStream(&si, b->js, &cfg, NULL, &jerr);
         if (s == NATS_OK)
-            log_info("stream_created", "\"stream\":\"%s\",\"duplicates_s\":%lld",
-                     BUS_STREAM, (long long)(b->dup_ns / 1000000000));
+            log_info("stream_created",
+                     "\"stream\":\"%s\",\"duplicates_s\":%lld", BUS_STREAM,
+                     (long long)(b->dup_ns / 1000000000));
     } else if (s == NATS_OK && si->Config->Duplicates != b->dup_ns) {
         old = si->Config->Duplicates;
         si->Config->Duplicates = b->dup_ns;
@@ -308,8 +309,10 @@ static int ensure_stream(struct bus *b)
     }
     jsStreamInfo_Destroy(si);
     if (s != NATS_OK) {
-        log_warn("stream_check_failed", "\"stream\":\"%s\",\"error\":\"%s\","
-                 "\"code\":%d", BUS_STREAM, natsStatus_GetText(s), (int)jerr);
+        log_warn("stream_check_failed",
+                 "\"stream\":\"%s\",\"error\":\"%s\","
+                 "\"code\":%d",
+                 BUS_STREAM, natsStatus_GetText(s), (int)jerr);
         return connected(b) ? -EIO : -ENOTCONN;
     }
     return 0;
@@ -345,8 +348,8 @@ int bus_ready(struct bus *b, char *why, size_t n)
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
 {
     struct bus *b = arg;
-    unsigned d = retry_delay_ms(&RECONNECT, attempts > 0 ? attempts - 1 : 0,
-                                &b->seed);
+    unsigned d =
+        retry_delay_ms(&RECONNECT, attempts > 0 ? attempts - 1 : 0, &b->seed);
 
     log_warn("retrying", "\"what\":\"nats\",\"attempt\":%d,\"delay_ms\":%u",
              attempts, d);
@@ -448,8 +451,10 @@ static int connect_js(struct bus *b)
         return -EINVAL;
     s = natsConnection_Connect(&b->nc, b->opts);
     if (s == NATS_NOT_YET_CONNECTED)
-        log_warn("nats_unavailable", "\"url\":\"%s\",\"note\":\"retrying in "
-                 "the background\"", b->url);
+        log_warn("nats_unavailable",
+                 "\"url\":\"%s\",\"note\":\"retrying in "
+                 "the background\"",
+                 b->url);
     else if (s == NATS_OK)
         on_connected(b->nc, b);
     else

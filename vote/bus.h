@@ -15,23 +15,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BUS_STREAM "VOTES"
+#define BUS_STREAM   "VOTES"
 #define BUS_SUBJECTS "votes.>"
 
 struct bus;
 struct metric;
 
 struct bus_opts {
-    const char    *url;          /* nats://host:port */
-    unsigned       dup_window_s; /* stream Duplicates, seconds */
-    unsigned       max_pending;  /* in-flight async publishes, 0: 4096 */
-    struct metric *pending;      /* gauge of publishes awaiting a PubAck */
+    const char *url;        /* nats://host:port */
+    unsigned dup_window_s;  /* stream Duplicates, seconds */
+    unsigned max_pending;   /* in-flight async publishes, 0: 4096 */
+    struct metric *pending; /* gauge of publishes awaiting a PubAck */
 };
 
 struct bus_ack {
-    uint64_t seq;       /* stream sequence */
-    int      duplicate; /* the msg id was seen in the window: not stored again */
-    int      err_code;  /* JetStream error code after -EIO, else 0 */
+    uint64_t seq;  /* stream sequence */
+    int duplicate; /* the msg id was seen in the window: not stored again */
+    int err_code;  /* JetStream error code after -EIO, else 0 */
 };
 
 /* Starts connecting; 0 even when NATS is down (see bus_check), -errno on

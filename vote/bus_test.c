@@ -74,17 +74,14 @@ static void test_bus_publish_and_dedup(void **state)
     assert_int_equal(si->Config->Storage, js_FileStorage);
     jsStreamInfo_Destroy(si);
 
-    assert_int_equal(bus_publish(b, "votes.a", "x", 1, "id-1", 2000, &ack),
-                     0);
+    assert_int_equal(bus_publish(b, "votes.a", "x", 1, "id-1", 2000, &ack), 0);
     assert_int_equal(ack.seq, 1);
     assert_false(ack.duplicate);
     /* A retry of the same request: acknowledged, not stored again. */
-    assert_int_equal(bus_publish(b, "votes.a", "x", 1, "id-1", 2000, &ack),
-                     0);
+    assert_int_equal(bus_publish(b, "votes.a", "x", 1, "id-1", 2000, &ack), 0);
     assert_int_equal(ack.seq, 1);
     assert_true(ack.duplicate);
-    assert_int_equal(bus_publish(b, "votes.b", "y", 1, "id-2", 2000, &ack),
-                     0);
+    assert_int_equal(bus_publish(b, "votes.b", "y", 1, "id-2", 2000, &ack), 0);
     assert_int_equal(ack.seq, 2);
     assert_false(ack.duplicate);
     si = stream_info(&f);
@@ -164,8 +161,7 @@ static void test_bus_nats_down_and_back(void **state)
     assert_int_equal(fixture_resume(&f), 0);
     assert_int_equal(check_within(b, 5000), 0);
     assert_int_equal(bus_ready(b, why, sizeof(why)), 0);
-    assert_int_equal(bus_publish(b, "votes.a", "x", 1, "d-2", 4000, &ack),
-                     0);
+    assert_int_equal(bus_publish(b, "votes.a", "x", 1, "d-2", 4000, &ack), 0);
 
     assert_int_equal(fixture_stop(&f), 0);
     t0 = now_ms();
@@ -175,8 +171,7 @@ static void test_bus_nats_down_and_back(void **state)
                      -ENOTCONN);
     assert_int_equal(fixture_resume(&f), 0);
     assert_int_equal(check_within(b, 5000), 0);
-    assert_int_equal(bus_publish(b, "votes.a", "x", 1, "d-4", 4000, &ack),
-                     0);
+    assert_int_equal(bus_publish(b, "votes.a", "x", 1, "d-4", 4000, &ack), 0);
     assert_int_equal(ack.seq, 2); /* d-1 and d-3 were never stored */
     assert_int_equal(bus_flush(b, 1000), 0);
     assert_true(metric_value(o.pending) == 0);
@@ -187,9 +182,9 @@ static void test_bus_nats_down_and_back(void **state)
 
 struct worker {
     struct bus *b;
-    int         id;
-    int         n;
-    int         ok;
+    int id;
+    int n;
+    int ok;
 };
 
 static void *publish_many(void *arg)
@@ -201,8 +196,7 @@ static void *publish_many(void *arg)
 
     for (i = 0; i < w->n; i++) {
         snprintf(id, sizeof(id), "w%d-%d", w->id, i);
-        if (bus_publish(w->b, "votes.b", id, strlen(id), id, 4000, &ack) ==
-            0)
+        if (bus_publish(w->b, "votes.b", id, strlen(id), id, 4000, &ack) == 0)
             w->ok++;
     }
     return NULL;
@@ -216,8 +210,7 @@ static void run_workers(struct bus *b, int n_threads, int n)
 
     for (i = 0; i < n_threads; i++) {
         w[i] = (struct worker){b, i, n, 0};
-        assert_int_equal(pthread_create(&t[i], NULL, publish_many, &w[i]),
-                         0);
+        assert_int_equal(pthread_create(&t[i], NULL, publish_many, &w[i]), 0);
     }
     for (i = 0; i < n_threads; i++) {
         pthread_join(t[i], NULL);

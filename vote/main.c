@@ -18,7 +18,7 @@
 #include "vote/watch.h"
 
 #define REDIS_TIMEOUT_MS 500
-#define FLUSH_MS 3000
+#define FLUSH_MS         3000
 
 static volatile sig_atomic_t g_stop;
 
@@ -28,10 +28,10 @@ static const char *HTTP_EXTRA[] = {"tcp_nodelay", "1", NULL};
 
 struct deps {
     struct metrics *metrics;
-    struct bus     *bus;
-    struct voters  *voters;
-    struct api     *api;
-    struct watch   *watch;
+    struct bus *bus;
+    struct voters *voters;
+    struct api *api;
+    struct watch *watch;
 };
 
 static int check_bus(void *arg)
@@ -106,8 +106,7 @@ int main(int argc, char **argv)
     if (http_start(&http, &ho))
         goto out;
     api_register(d.api, http);
-    log_info("listening", "\"port\":%u,\"threads\":%u", cfg.port,
-             cfg.threads);
+    log_info("listening", "\"port\":%u,\"threads\":%u", cfg.port, cfg.threads);
     while (!g_stop)
         shutdown_sleep_ms(&g_stop, 1000);
     log_info("stopping", "\"in_flight\":\"finishing\"");

@@ -43,8 +43,7 @@ static int64_t now_ms(void)
 
 /* Runs BIN with args and extra env ("NAME=value", NULL-terminated), its
  * output to log. */
-static pid_t spawn(char *const args[], const char *const env[],
-                   const char *log)
+static pid_t spawn(char *const args[], const char *const env[], const char *log)
 {
     pid_t pid = fork();
     char *argv[4] = {BIN, NULL, NULL, NULL};
@@ -110,13 +109,14 @@ static int get(uint16_t port, const char *path, struct testhttp_resp *r)
 {
     char req[256];
 
-    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
-                               "Connection: close\r\n\r\n", path);
+    snprintf(req, sizeof(req),
+             "GET %s HTTP/1.1\r\nHost: t\r\n"
+             "Connection: close\r\n\r\n",
+             path);
     return testhttp_once(port, req, r);
 }
 
-static int wait_status(uint16_t port, const char *path, int status,
-                       unsigned ms)
+static int wait_status(uint16_t port, const char *path, int status, unsigned ms)
 {
     struct testhttp_resp r;
     int64_t end = now_ms() + ms;
@@ -130,7 +130,7 @@ static int wait_status(uint16_t port, const char *path, int status,
 }
 
 struct poster {
-    uint16_t   port;
+    uint16_t port;
     atomic_int ok, refused;
 };
 
@@ -148,7 +148,8 @@ static void *post_loop(void *arg)
         snprintf(req, sizeof(req),
                  "POST /api/vote HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                  "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "\r\n%s", strlen(body), body);
+                 "\r\n%s",
+                 strlen(body), body);
         if (testhttp_once(p->port, req, r) == 200)
             atomic_fetch_add(&p->ok, 1);
         else if (++p->refused > 20) /* gone */
@@ -167,8 +168,7 @@ static uint64_t stream_msgs(const struct fixture *f)
 
     assert_int_equal(natsConnection_ConnectTo(&nc, f->url), NATS_OK);
     assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
-    assert_int_equal(js_GetStreamInfo(&si, js, "VOTES", NULL, NULL),
-                     NATS_OK);
+    assert_int_equal(js_GetStreamInfo(&si, js, "VOTES", NULL, NULL), NATS_OK);
     n = si->State.Msgs;
     jsStreamInfo_Destroy(si);
     jsCtx_Destroy(js);
@@ -181,8 +181,8 @@ static void test_main_lifecycle(void **state)
     struct fixture nats, redis;
     struct testhttp_resp r;
     struct poster p = {0};
-    char port_env[32], nats_env[200], redis_env[200], log[] =
-        "/tmp/vote-main-test.XXXXXX";
+    char port_env[32], nats_env[200], redis_env[200],
+        log[] = "/tmp/vote-main-test.XXXXXX";
     const char *env[] = {port_env, nats_env, redis_env, NULL};
     char *none[] = {NULL}, *hc[] = {"--healthcheck", NULL};
     pthread_t t;

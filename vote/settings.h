@@ -10,15 +10,15 @@
 #define SETTINGS_LABEL_MAX 64
 
 struct settings {
-    uint16_t          port;           /* PORT, 5000 */
-    unsigned          threads;        /* VOTE_THREADS, 64 */
-    unsigned          dup_window_s;   /* VOTE_DUPLICATE_WINDOW_S, 5 */
+    uint16_t port;                    /* PORT, 5000 */
+    unsigned threads;                 /* VOTE_THREADS, 64 */
+    unsigned dup_window_s;            /* VOTE_DUPLICATE_WINDOW_S, 5 */
     struct config_url nats;           /* NATS_URL */
     struct config_url redis;          /* REDIS_URL */
-    char              ui_dir[256];    /* UI_DIR, "" when unset */
-    char              label_a[SETTINGS_LABEL_MAX]; /* OPTION_A, "Cats" */
-    char              label_b[SETTINGS_LABEL_MAX]; /* OPTION_B, "Dogs" */
-    char              log_level[16];  /* LOG_LEVEL, "" means info */
+    char ui_dir[256];                 /* UI_DIR, "" when unset */
+    char label_a[SETTINGS_LABEL_MAX]; /* OPTION_A, "Cats" */
+    char label_b[SETTINGS_LABEL_MAX]; /* OPTION_B, "Dogs" */
+    char log_level[16];               /* LOG_LEVEL, "" means info */
 };
 
 /* 0, or -EINVAL after logging the first bad variable. */

@@ -13,9 +13,9 @@
 #include "vote/settings.h"
 
 static const char *const VARS[] = {
-    "PORT",     "VOTE_THREADS", "VOTE_DUPLICATE_WINDOW_S", "NATS_URL",
-    "REDIS_URL", "UI_DIR",      "OPTION_A",                "OPTION_B",
-    "LOG_LEVEL"};
+    "PORT",     "VOTE_THREADS", "VOTE_DUPLICATE_WINDOW_S",
+    "NATS_URL", "REDIS_URL",    "UI_DIR",
+    "OPTION_A", "OPTION_B",     "LOG_LEVEL"};
 
 static int clear_env(void **state)
 {

@@ -55,8 +55,8 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int testhttp_header(const struct testhttp_resp *r, const char *name,
-                    char *out, size_t n)
+int testhttp_header(const struct testhttp_resp *r, const char *name, char *out,
+                    size_t n)
 {
     size_t len = strlen(name);
     const char *p = r->headers;
@@ -113,8 +113,7 @@ static int read_answer(struct testhttp *h, struct testhttp_resp *r)
     return 0;
 }
 
-int testhttp_send(struct testhttp *h, const char *req,
-                  struct testhttp_resp *r)
+int testhttp_send(struct testhttp *h, const char *req, struct testhttp_resp *r)
 {
     memset(r, 0, sizeof(*r));
     r->status = -1;

@@ -8,29 +8,28 @@
 #include <stdint.h>
 
 struct testhttp_resp {
-    int  status;
+    int status;
     char headers[2048]; /* the raw header lines */
     char body[8192];
 };
 
 struct testhttp {
-    int      fd;
+    int fd;
     uint16_t port;
 };
 
-int  testhttp_connect(struct testhttp *h, uint16_t port);
+int testhttp_connect(struct testhttp *h, uint16_t port);
 void testhttp_close(struct testhttp *h);
 
 /* Sends req (a whole raw request) and reads one answer. 0 or -errno. */
-int testhttp_send(struct testhttp *h, const char *req,
-                  struct testhttp_resp *r);
+int testhttp_send(struct testhttp *h, const char *req, struct testhttp_resp *r);
 
 /* One request on a fresh connection; returns the status, or -1. */
 int testhttp_once(uint16_t port, const char *req, struct testhttp_resp *r);
 
 /* The value of header `name` in r (case-insensitive) into out; 0 or
  * -ENOENT. */
-int testhttp_header(const struct testhttp_resp *r, const char *name,
-                    char *out, size_t n);
+int testhttp_header(const struct testhttp_resp *r, const char *name, char *out,
+                    size_t n);
 
 #endif

@@ -62,8 +62,8 @@ void teststack_start(struct teststack *s, unsigned threads)
     bo.pending = metrics_gauge(s->metrics, "vote_publish_pending", "P.");
     assert_int_equal(bus_open(&s->bus, &bo), 0);
     assert_int_equal(voters_open(&s->voters, &s->cfg.redis, 500), 0);
-    assert_int_equal(api_new(&s->api, s->bus, s->voters, &s->cfg,
-                             s->metrics), 0);
+    assert_int_equal(api_new(&s->api, s->bus, s->voters, &s->cfg, s->metrics),
+                     0);
     wd[0].arg = s->bus;
     wd[1].arg = s->voters;
     assert_int_equal(watch_start(&s->watch, wd, 2), 0);
@@ -108,8 +108,7 @@ int teststack_wait_ready(struct teststack *s, int status, unsigned ms)
 }
 
 int teststack_post(struct teststack *s, const char *path, const char *type,
-                   const char *extra, const char *body,
-                   struct testhttp_resp *r)
+                   const char *extra, const char *body, struct testhttp_resp *r)
 {
     char req[8192], ct[128] = "";
 
@@ -128,8 +127,8 @@ int teststack_get(struct teststack *s, const char *path, const char *extra,
     char req[2048];
 
     snprintf(req, sizeof(req),
-             "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n",
-             path, extra);
+             "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n", path,
+             extra);
     return testhttp_once(s->port, req, r);
 }
 
@@ -161,9 +160,8 @@ uint64_t teststack_stream_msgs(struct teststack *s)
     return n;
 }
 
-void teststack_last_vote(struct teststack *s, const char *subject,
-                         char *voter, char *option, char *request_id,
-                         char *msg_id, size_t n)
+void teststack_last_vote(struct teststack *s, const char *subject, char *voter,
+                         char *option, char *request_id, char *msg_id, size_t n)
 {
     Voting__V1__VoteCast *vc;
     natsConnection *nc = NULL;
@@ -174,9 +172,8 @@ void teststack_last_vote(struct teststack *s, const char *subject,
     js_open(s, &nc, &js);
     assert_int_equal(js_GetLastMsg(&m, js, BUS_STREAM, subject, NULL, NULL),
                      NATS_OK);
-    vc = voting__v1__vote_cast__unpack(
-        NULL, (size_t)natsMsg_GetDataLength(m),
-        (const uint8_t *)natsMsg_GetData(m));
+    vc = voting__v1__vote_cast__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
+                                       (const uint8_t *)natsMsg_GetData(m));
     assert_non_null(vc);
     snprintf(voter, n, "%s", vc->voter_id);
     snprintf(option, n, "%s", vc->option);
@@ -189,8 +186,8 @@ void teststack_last_vote(struct teststack *s, const char *subject,
     js_done(nc, js);
 }
 
-void teststack_redis_choice(struct teststack *s, const char *voter,
-                            char *out, size_t n)
+void teststack_redis_choice(struct teststack *s, const char *voter, char *out,
+                            size_t n)
 {
     redisContext *rc = redisConnect("127.0.0.1", s->redis.port);
     redisReply *r;

@@ -20,16 +20,16 @@ struct watch;
 struct mg_context;
 
 struct teststack {
-    struct fixture     nats;
-    struct fixture     redis;
-    struct settings    cfg;
-    struct metrics    *metrics;
-    struct bus        *bus;
-    struct voters     *voters;
-    struct api        *api;
-    struct watch      *watch;
+    struct fixture nats;
+    struct fixture redis;
+    struct settings cfg;
+    struct metrics *metrics;
+    struct bus *bus;
+    struct voters *voters;
+    struct api *api;
+    struct watch *watch;
     struct mg_context *http;
-    uint16_t           port;
+    uint16_t port;
 };
 
 /* Starts everything and waits until /readyz answers 200. Asserts. */
@@ -54,13 +54,13 @@ uint64_t teststack_stream_msgs(struct teststack *s);
 
 /* Decodes the last message on subject into voter/option/request_id and
  * its Nats-Msg-Id header. Asserts. */
-void teststack_last_vote(struct teststack *s, const char *subject,
-                         char *voter, char *option, char *request_id,
-                         char *msg_id, size_t n);
+void teststack_last_vote(struct teststack *s, const char *subject, char *voter,
+                         char *option, char *request_id, char *msg_id,
+                         size_t n);
 
 /* HGET voters voter from Redis directly; "" when none. */
-void teststack_redis_choice(struct teststack *s, const char *voter,
-                            char *out, size_t n);
+void teststack_redis_choice(struct teststack *s, const char *voter, char *out,
+                            size_t n);
 
 /* A counter or gauge from GET /metrics, by its full name. */
 double teststack_metric(struct teststack *s, const char *name);

@@ -22,17 +22,17 @@
 
 struct conn {
     redisContext *rc;
-    unsigned      gen;
+    unsigned gen;
 };
 
 struct voters {
-    pthread_mutex_t   mu; /* idle, n_idle, gen */
-    struct conn       idle[POOL_MAX];
-    size_t            n_idle;
-    unsigned          gen;
-    atomic_int        up;
+    pthread_mutex_t mu; /* idle, n_idle, gen */
+    struct conn idle[POOL_MAX];
+    size_t n_idle;
+    unsigned gen;
+    atomic_int up;
     struct config_url url;
-    struct timeval    timeout;
+    struct timeval timeout;
 };
 
 int voters_open(struct voters **out, const struct config_url *url,
@@ -77,8 +77,8 @@ static int auth(struct voters *v, redisContext *rc)
 
 static redisContext *dial(struct voters *v)
 {
-    redisContext *rc = redisConnectWithTimeout(v->url.host, v->url.port,
-                                               v->timeout);
+    redisContext *rc =
+        redisConnectWithTimeout(v->url.host, v->url.port, v->timeout);
 
     if (!rc || rc->err || redisSetTimeout(rc, v->timeout) != REDIS_OK ||
         auth(v, rc)) {

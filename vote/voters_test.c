@@ -55,7 +55,7 @@ static void test_voters_down_and_back(void **state)
     assert_int_equal(voters_check(v), 0);
     assert_int_equal(voters_set(v, "bob", "a"), 0);
     assert_int_equal(fixture_stop(&f), 0);
-    assert_int_equal(voters_set(v, "bob", "b"), -EIO); /* finds out */
+    assert_int_equal(voters_set(v, "bob", "b"), -EIO);      /* finds out */
     assert_int_equal(voters_set(v, "bob", "b"), -ENOTCONN); /* fails fast */
     assert_int_equal(voters_get(v, "bob", out, sizeof(out)), -ENOTCONN);
     assert_int_equal(voters_ready(v, why, sizeof(why)), -ENOTCONN);

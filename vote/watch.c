@@ -15,18 +15,18 @@ static const struct retry_policy POLICY = {100, 2000, 0};
 
 struct dep_state {
     struct watch_dep dep;
-    int64_t          next_ms;  /* when to check again */
-    unsigned         failures; /* in a row */
+    int64_t next_ms;   /* when to check again */
+    unsigned failures; /* in a row */
 };
 
 struct watch {
-    pthread_t          thread;
-    pthread_mutex_t    mu;
-    pthread_cond_t     wake;
-    int                stop;
-    unsigned           seed;
-    size_t             n;
-    struct dep_state   deps[WATCH_MAX_DEPS];
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    int stop;
+    unsigned seed;
+    size_t n;
+    struct dep_state deps[WATCH_MAX_DEPS];
 };
 
 static int64_t now_ms(void)
@@ -53,8 +53,10 @@ static void check_one(struct watch *w, struct dep_state *d, int64_t now)
     }
     delay = retry_delay_ms(&POLICY, d->failures++, &w->seed);
     d->next_ms = now + delay;
-    log_warn("retrying", "\"what\":\"%s\",\"attempt\":%u,\"delay_ms\":%u,"
-             "\"error\":%s", d->dep.what, d->failures, delay,
+    log_warn("retrying",
+             "\"what\":\"%s\",\"attempt\":%u,\"delay_ms\":%u,"
+             "\"error\":%s",
+             d->dep.what, d->failures, delay,
              log_quote(q, sizeof(q), strerror(rc < 0 ? -rc : rc)));
 }
 

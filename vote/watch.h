@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#define WATCH_MAX_DEPS 4
+#define WATCH_MAX_DEPS   4
 #define WATCH_RECHECK_MS 1000
 
 struct watch_dep {
@@ -25,7 +25,7 @@ struct watch_dep {
 struct watch;
 
 /* The first round of checks runs before this returns. 0 or -errno. */
-int  watch_start(struct watch **out, const struct watch_dep *deps, size_t n);
+int watch_start(struct watch **out, const struct watch_dep *deps, size_t n);
 void watch_stop(struct watch *w); /* NULL-safe */
 
 #endif

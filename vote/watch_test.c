@@ -15,7 +15,7 @@
 
 struct fake {
     atomic_int calls;
-    int        fail_first; /* calls that fail before it passes */
+    int fail_first; /* calls that fail before it passes */
 };
 
 static int fake_check(void *arg)

@@ -26,19 +26,19 @@
 
 #include "lib/log/log.h"
 
-#define NS_PER_MS 1000000LL
+#define NS_PER_MS        1000000LL
 #define ERR_LOG_EVERY_MS 10000
 
 struct consumer {
     struct consumer_opts opts;
-    natsOptions         *nopts;
-    natsConnection      *nc;
-    jsCtx               *js;
-    natsSubscription    *sub;      /* core subscription on inbox */
-    char                 inbox[64];
-    char                 next_subj[96];
-    int64_t              last_err_log_ms;
-    int                  errs_since_log;
+    natsOptions *nopts;
+    natsConnection *nc;
+    jsCtx *js;
+    natsSubscription *sub; /* core subscription on inbox */
+    char inbox[64];
+    char next_subj[96];
+    int64_t last_err_log_ms;
+    int errs_since_log;
 };
 
 static void log_nats(const char *event, natsStatus s, jsErrCode jerr)
@@ -147,8 +147,7 @@ static int check_existing(struct consumer *c, jsConsumerInfo *ci)
              (long long)ci->Config->MaxAckPending,
              (long long)c->opts.max_ack_pending);
     ci->Config->MaxAckPending = c->opts.max_ack_pending;
-    s = js_UpdateConsumer(&up, c->js, CONSUMER_STREAM, ci->Config, NULL,
-                          &jerr);
+    s = js_UpdateConsumer(&up, c->js, CONSUMER_STREAM, ci->Config, NULL, &jerr);
     jsConsumerInfo_Destroy(up);
     if (s != NATS_OK)
         log_nats("consumer_update_failed", s, jerr); /* slower, not wrong */
@@ -163,8 +162,8 @@ static int ensure_consumer(struct consumer *c)
     natsStatus s;
     int rc;
 
-    s = js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE,
-                           NULL, &jerr);
+    s = js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE, NULL,
+                           &jerr);
     if (s == NATS_OK) {
         rc = check_existing(c, ci);
         jsConsumerInfo_Destroy(ci);
@@ -288,11 +287,11 @@ static natsStatus request_next(struct consumer *c, int n, int no_wait,
     int len;
 
     if (no_wait)
-        len = snprintf(body, sizeof(body), "{\"batch\":%d,\"no_wait\":true}",
-                       n);
+        len =
+            snprintf(body, sizeof(body), "{\"batch\":%d,\"no_wait\":true}", n);
     else
-        len = snprintf(body, sizeof(body), "{\"batch\":%d,\"expires\":%lld}",
-                       n, (long long)wait_ms * NS_PER_MS);
+        len = snprintf(body, sizeof(body), "{\"batch\":%d,\"expires\":%lld}", n,
+                       (long long)wait_ms * NS_PER_MS);
     return natsConnection_PublishRequest(c->nc, c->next_subj, c->inbox, body,
                                          len);
 }
@@ -373,8 +372,7 @@ static int reply(struct consumer *c, natsMsg *m, const char *what)
 
     if (!to || !*to)
         return -EINVAL;
-    return natsConnection_Publish(c->nc, to, what, (int)strlen(what)) ==
-                   NATS_OK
+    return natsConnection_Publish(c->nc, to, what, (int)strlen(what)) == NATS_OK
                ? 0
                : -EIO;
 }
@@ -436,8 +434,8 @@ int consumer_lag(struct consumer *c, uint64_t *pending, uint64_t *unacked)
     jsErrCode jerr = 0;
     natsStatus s;
 
-    s = js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE,
-                           NULL, &jerr);
+    s = js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE, NULL,
+                           &jerr);
     if (s != NATS_OK)
         return -EIO;
     *pending = ci->NumPending;
@@ -453,6 +451,5 @@ int consumer_connected(struct consumer *c)
 
 int consumer_flush(struct consumer *c, int timeout_ms)
 {
-    return natsConnection_FlushTimeout(c->nc, timeout_ms) == NATS_OK ? 0
-                                                                     : -EIO;
+    return natsConnection_FlushTimeout(c->nc, timeout_ms) == NATS_OK ? 0 : -EIO;
 }

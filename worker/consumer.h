@@ -14,19 +14,19 @@
 
 #include <nats/nats.h>
 
-#define CONSUMER_STREAM "VOTES"
-#define CONSUMER_SUBJECTS "votes.>"
-#define CONSUMER_DURABLE "worker"
+#define CONSUMER_STREAM     "VOTES"
+#define CONSUMER_SUBJECTS   "votes.>"
+#define CONSUMER_DURABLE    "worker"
 #define CONSUMER_DEADLETTER "deadletter.votes"
 #define CONSUMER_REASON_HDR "Voting-Deadletter-Reason"
 
 struct consumer_opts {
     const char *url;
-    int         batch;           /* most messages per fetch */
-    int         fetch_wait_ms;   /* longest wait for a fetch */
-    int64_t     ack_wait_ms;     /* consumer AckWait when we create it */
-    int64_t     max_ack_pending; /* >= batch * replicas */
-    int64_t     dup_window_ms;   /* stream Duplicates when we create it */
+    int batch;               /* most messages per fetch */
+    int fetch_wait_ms;       /* longest wait for a fetch */
+    int64_t ack_wait_ms;     /* consumer AckWait when we create it */
+    int64_t max_ack_pending; /* >= batch * replicas */
+    int64_t dup_window_ms;   /* stream Duplicates when we create it */
 };
 
 struct consumer;

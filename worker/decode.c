@@ -30,8 +30,8 @@ static const char *check(const Voting__V1__VoteCast *vc)
 {
     if (!vc->voter_id || !decode_voter_ok(vc->voter_id))
         return "bad_voter_id";
-    if (!vc->option || (strcmp(vc->option, "a") != 0 &&
-                        strcmp(vc->option, "b") != 0))
+    if (!vc->option ||
+        (strcmp(vc->option, "a") != 0 && strcmp(vc->option, "b") != 0))
         return "unknown_option";
     if (vc->cast_at_ms < 0 || vc->cast_at_ms > MAX_CAST_AT_MS)
         return "bad_cast_at";

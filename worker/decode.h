@@ -13,10 +13,10 @@
 #define DECODE_VOTER_MAX 64 /* voter ids: 1-64 of [A-Za-z0-9_-] */
 
 struct vote {
-    char     voter[DECODE_VOTER_MAX + 1];
-    char     option[2]; /* "a" or "b" */
-    uint64_t seq;       /* JetStream stream sequence: newest wins */
-    int64_t  cast_at_ms;
+    char voter[DECODE_VOTER_MAX + 1];
+    char option[2]; /* "a" or "b" */
+    uint64_t seq;   /* JetStream stream sequence: newest wins */
+    int64_t cast_at_ms;
 };
 
 /* Decodes a VoteCast into *out (seq is left 0 for the caller). 0, or

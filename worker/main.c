@@ -19,22 +19,22 @@
 #include "worker/settings.h"
 #include "worker/store.h"
 
-#define ACK_WAIT_MS 30000
-#define FETCH_WAIT_MS 250
-#define DUP_WINDOW_MS 5000
+#define ACK_WAIT_MS         30000
+#define FETCH_WAIT_MS       250
+#define DUP_WINDOW_MS       5000
 #define MIN_MAX_ACK_PENDING 20000
 
 static volatile sig_atomic_t g_stop;
 
 struct worker {
-    struct settings    cfg;
-    struct metrics    *metrics;
-    struct http_opts   http_opts;
+    struct settings cfg;
+    struct metrics *metrics;
+    struct http_opts http_opts;
     struct mg_context *http;
-    struct store      *store;
-    struct consumer   *consumer;
-    struct pipeline   *pipe; /* __atomic: /readyz reads it */
-    char               listen[16];
+    struct store *store;
+    struct consumer *consumer;
+    struct pipeline *pipe; /* __atomic: /readyz reads it */
+    char listen[16];
 };
 
 static int ready(void *arg, char *why, size_t n)
@@ -65,12 +65,24 @@ static int pg_connect(void *arg)
 {
     struct worker *w = arg;
     char port[8];
-    const char *keys[] = {"host", "port", "dbname", "user", "password",
-                          "application_name", "connect_timeout", "options",
+    const char *keys[] = {"host",
+                          "port",
+                          "dbname",
+                          "user",
+                          "password",
+                          "application_name",
+                          "connect_timeout",
+                          "options",
                           NULL};
-    const char *vals[] = {w->cfg.pg_host, port, w->cfg.pg_db, w->cfg.pg_user,
-                          w->cfg.pg_password, "worker", "5",
-                          "-c statement_timeout=30000", NULL};
+    const char *vals[] = {w->cfg.pg_host,
+                          port,
+                          w->cfg.pg_db,
+                          w->cfg.pg_user,
+                          w->cfg.pg_password,
+                          "worker",
+                          "5",
+                          "-c statement_timeout=30000",
+                          NULL};
     int rc;
 
     snprintf(port, sizeof(port), "%u", w->cfg.pg_port);
@@ -106,8 +118,8 @@ static int run(struct worker *w)
 {
     struct pipeline *p;
 
-    if (pipeline_new(&p, w->consumer, w->store, w->metrics,
-                     w->cfg.batch_size, ACK_WAIT_MS))
+    if (pipeline_new(&p, w->consumer, w->store, w->metrics, w->cfg.batch_size,
+                     ACK_WAIT_MS))
         return -ENOMEM;
     __atomic_store_n(&w->pipe, p, __ATOMIC_RELEASE);
     log_info("ready", "\"port\":%u,\"batch\":%d", w->cfg.http_port,

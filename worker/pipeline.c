@@ -17,7 +17,7 @@
 #include "worker/decode.h"
 #include "worker/store.h"
 
-#define LAG_EVERY_MS 2000
+#define LAG_EVERY_MS        2000
 #define NATS_ERROR_PAUSE_MS 200
 
 struct pipeline_metrics {
@@ -27,26 +27,26 @@ struct pipeline_metrics {
 
 /* One fetched batch: its messages, and the good votes among them. */
 struct batch {
-    natsMsgList  list;
+    natsMsgList list;
     struct vote *votes;
-    natsMsg    **held; /* messages of the good votes, acked after commit */
-    size_t       n_held;
-    int64_t      t0;
-    int          send_rc; /* store_apply_send()'s answer */
+    natsMsg **held; /* messages of the good votes, acked after commit */
+    size_t n_held;
+    int64_t t0;
+    int send_rc; /* store_apply_send()'s answer */
 };
 
 /* Two batches: while Postgres commits one, the next is fetched. */
 struct pipeline {
-    struct consumer        *consumer;
-    struct store           *store;
+    struct consumer *consumer;
+    struct store *store;
     struct pipeline_metrics m;
-    struct batch            b[2];
-    struct batch           *inflight; /* sent to Postgres, not yet waited */
-    int                     cur;      /* b[cur] is the one to fill next */
-    int                     ack_wait_ms;
-    int64_t                 last_lag_ms;
-    unsigned                seed;
-    int                     pg_up; /* __atomic: read by /readyz */
+    struct batch b[2];
+    struct batch *inflight; /* sent to Postgres, not yet waited */
+    int cur;                /* b[cur] is the one to fill next */
+    int ack_wait_ms;
+    int64_t last_lag_ms;
+    unsigned seed;
+    int pg_up; /* __atomic: read by /readyz */
 };
 
 static const double BATCH_BOUNDS[] = {1, 10, 50, 100, 250, 500, 1000, 5000};
@@ -75,9 +75,9 @@ static void gauge(struct metric *x, double v)
 
 static int register_metrics(struct pipeline_metrics *pm, struct metrics *m)
 {
-    pm->batch_size = metrics_histogram(m, "worker_batch_size",
-                                       "Votes per fetched batch.",
-                                       BATCH_BOUNDS, NBOUNDS(BATCH_BOUNDS));
+    pm->batch_size =
+        metrics_histogram(m, "worker_batch_size", "Votes per fetched batch.",
+                          BATCH_BOUNDS, NBOUNDS(BATCH_BOUNDS));
     pm->batch_seconds = metrics_histogram(
         m, "worker_batch_seconds", "From fetch to commit of one batch.",
         SECONDS_BOUNDS, NBOUNDS(SECONDS_BOUNDS));
@@ -93,9 +93,8 @@ static int register_metrics(struct pipeline_metrics *pm, struct metrics *m)
                             "Messages not yet delivered (num_pending).");
     pm->unacked = metrics_gauge(m, "worker_consumer_ack_pending",
                                 "Messages delivered, not yet acked.");
-    if (!pm->batch_size || !pm->batch_seconds || !pm->applied ||
-        !pm->acked || !pm->deadletters || !pm->pg_errors || !pm->lag ||
-        !pm->unacked)
+    if (!pm->batch_size || !pm->batch_seconds || !pm->applied || !pm->acked ||
+        !pm->deadletters || !pm->pg_errors || !pm->lag || !pm->unacked)
         return -ENOMEM;
     return 0;
 }
@@ -117,7 +116,7 @@ int pipeline_new(struct pipeline **out, struct consumer *c, struct store *s,
             goto out_free;
     }
     if (m && register_metrics(&p->m, m)) {
-out_free:
+    out_free:
         pipeline_free(p);
         return -ENOMEM;
     }
@@ -169,8 +168,8 @@ static void take(struct pipeline *p, struct batch *b, natsMsg *m)
 
     if (consumer_seq(m, &seq, &delivered))
         reason = "no_jetstream_metadata";
-    else if (decode_vote(natsMsg_GetData(m),
-                         (size_t)natsMsg_GetDataLength(m), v, &reason) == 0) {
+    else if (decode_vote(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+                         v, &reason) == 0) {
         v->seq = seq;
         b->held[b->n_held++] = m;
         return;
@@ -221,8 +220,7 @@ static int retry_apply(struct pipeline *p, struct batch *b, int rc,
         add(p->m.pg_errors, 1);
         set_pg_up(p, 0);
         if (*stop || shutdown_sleep_ms(stop, retry_delay_ms(&RETRY_DEFAULT,
-                                                            attempt,
-                                                            &p->seed)))
+                                                            attempt, &p->seed)))
             return -ECANCELED;
         if (nats_Now() - last_keep >= p->ack_wait_ms / 3) {
             keep_held(p);
@@ -282,8 +280,8 @@ static int finish(struct pipeline *p, volatile sig_atomic_t *stop)
 static void launch(struct pipeline *p, struct batch *b)
 {
     p->inflight = b;
-    b->send_rc = b->n_held ? store_apply_send(p->store, b->votes, b->n_held)
-                           : 0;
+    b->send_rc =
+        b->n_held ? store_apply_send(p->store, b->votes, b->n_held) : 0;
 }
 
 static void refresh_lag(struct pipeline *p)

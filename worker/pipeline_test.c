@@ -28,17 +28,17 @@
 #include "worker/testkit.h"
 
 #define ACK_WAIT_MS 2000
-#define DRAIN_MS 40000
+#define DRAIN_MS    40000
 
 static struct fixture pg, nats;
 
 struct worker {
-    struct store          *store;
-    struct consumer       *consumer;
-    struct pipeline       *pipe;
-    struct metrics        *metrics;
-    pthread_t              thread;
-    volatile sig_atomic_t  stop;
+    struct store *store;
+    struct consumer *consumer;
+    struct pipeline *pipe;
+    struct metrics *metrics;
+    pthread_t thread;
+    volatile sig_atomic_t stop;
 };
 
 static void *run_thread(void *arg)
@@ -67,8 +67,8 @@ static void worker_start(struct worker *w)
     assert_int_equal(store_migrate(w->store), 0);
     assert_int_equal(consumer_open(&w->consumer, &o), 0);
     assert_int_equal(metrics_new(&w->metrics), 0);
-    assert_int_equal(pipeline_new(&w->pipe, w->consumer, w->store,
-                                  w->metrics, 500, ACK_WAIT_MS),
+    assert_int_equal(pipeline_new(&w->pipe, w->consumer, w->store, w->metrics,
+                                  500, ACK_WAIT_MS),
                      0);
     assert_int_equal(pthread_create(&w->thread, NULL, run_thread, w), 0);
 }
@@ -155,7 +155,9 @@ static void test_pipeline_a_then_b(void **state)
 /* A worker that fetched and died: its messages come again after AckWait. */
 static void fetch_without_ack(const char *url, int n)
 {
-    struct consumer_opts o = {.url = url, .batch = n, .fetch_wait_ms = 1000,
+    struct consumer_opts o = {.url = url,
+                              .batch = n,
+                              .fetch_wait_ms = 1000,
                               .ack_wait_ms = ACK_WAIT_MS,
                               .max_ack_pending = 20000,
                               .dup_window_ms = 5000};
@@ -222,9 +224,8 @@ static void test_pipeline_poison_is_deadlettered(void **state)
     int i;
 
     assert_int_equal(tk_nats_open(&t, nats.url), 0);
-    assert_int_equal(natsConnection_SubscribeSync(&dl, t.nc,
-                                                  "deadletter.votes"),
-                     NATS_OK);
+    assert_int_equal(
+        natsConnection_SubscribeSync(&dl, t.nc, "deadletter.votes"), NATS_OK);
     assert_int_equal(natsConnection_Flush(t.nc), NATS_OK);
     assert_int_equal(tk_publish(&t, "v0", "a", NULL), 0);
     assert_int_equal(tk_publish_raw(&t, "votes.a", junk, sizeof(junk)), 0);
@@ -238,9 +239,8 @@ static void test_pipeline_poison_is_deadlettered(void **state)
     assert_int_equal(tk_check_db(pg.url, 2, expect), 0);
     for (i = 0; i < 3; i++) {
         assert_int_equal(natsSubscription_NextMsg(&m, dl, 5000), NATS_OK);
-        assert_int_equal(natsMsgHeader_Get(m, "Voting-Deadletter-Reason",
-                                           &reason),
-                         NATS_OK);
+        assert_int_equal(
+            natsMsgHeader_Get(m, "Voting-Deadletter-Reason", &reason), NATS_OK);
         assert_string_equal(reason, i == 0   ? "not_a_votecast"
                                     : i == 1 ? "bad_voter_id"
                                              : "unknown_option");
@@ -342,14 +342,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipeline_a_then_b, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            test_pipeline_redelivery_and_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_redelivery_and_duplicates,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_poison_is_deadlettered,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_two_workers_100k,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_postgres_restart,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_two_workers_100k, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_postgres_restart, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_nats_restart, setup,
                                         teardown),
     };

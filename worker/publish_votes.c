@@ -29,8 +29,7 @@ int main(int argc, char **argv)
     rc = tk_publish_random(&t, (int)n, (int)voters, 1, expect);
     clock_gettime(CLOCK_MONOTONIC, &b);
     s = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-    printf("published %ld votes in %.2f s (%.0f/s), rc %d\n", n, s, n / s,
-           rc);
+    printf("published %ld votes in %.2f s (%.0f/s), rc %d\n", n, s, n / s, rc);
     tk_nats_close(&t);
     free(expect);
     nats_Close();

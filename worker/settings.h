@@ -11,15 +11,15 @@
 #define SETTINGS_MAX_BATCH 5000
 
 struct settings {
-    char     log_level[16];
-    char     nats_url[512];
-    char     pg_host[256];
+    char log_level[16];
+    char nats_url[512];
+    char pg_host[256];
     uint16_t pg_port;
-    char     pg_db[64];
-    char     pg_user[64];
-    char     pg_password[128];
+    char pg_db[64];
+    char pg_user[64];
+    char pg_password[128];
     uint16_t http_port;
-    int      batch_size;
+    int batch_size;
 };
 
 /* NATS_URL, POSTGRES_HOST/PORT/DB/USER/PASSWORD(+_FILE), WORKER_PORT,

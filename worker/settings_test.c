@@ -16,9 +16,9 @@
 #include "worker/settings.h"
 
 static const char *const VARS[] = {
-    "NATS_URL",      "POSTGRES_HOST",          "POSTGRES_PORT",
-    "POSTGRES_DB",   "POSTGRES_USER",          "POSTGRES_PASSWORD",
-    "WORKER_PORT",   "POSTGRES_PASSWORD_FILE", "BATCH_SIZE",
+    "NATS_URL",    "POSTGRES_HOST",          "POSTGRES_PORT",
+    "POSTGRES_DB", "POSTGRES_USER",          "POSTGRES_PASSWORD",
+    "WORKER_PORT", "POSTGRES_PASSWORD_FILE", "BATCH_SIZE",
     "LOG_LEVEL",
 };
 

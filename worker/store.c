@@ -25,10 +25,10 @@
 
 struct store {
     PGconn *conn;
-    size_t  max_batch;
-    char   *ids, *opts, *seqs, *casts; /* array literals, reused */
-    size_t  ids_cap, opts_cap, nums_cap;
-    int     prepared; /* APPLY_SQL prepared on this connection */
+    size_t max_batch;
+    char *ids, *opts, *seqs, *casts; /* array literals, reused */
+    size_t ids_cap, opts_cap, nums_cap;
+    int prepared; /* APPLY_SQL prepared on this connection */
 };
 
 /* One statement is one (implicit) transaction: the upsert, the tallies and
@@ -80,8 +80,7 @@ static const char *const MIGRATIONS[] = {
 
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
-static void log_pg_error(const char *event, const PGconn *c,
-                         const PGresult *r)
+static void log_pg_error(const char *event, const PGconn *c, const PGresult *r)
 {
     const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -280,8 +279,7 @@ static int build_arrays(struct store *s, const struct vote *v, size_t n)
         a += (size_t)k;
         k = snprintf(s->opts + b, s->opts_cap - b, "%s%s", sep, v[i].option);
         b += (size_t)k;
-        k = snprintf(s->seqs + c, s->nums_cap - c, "%s%" PRIu64, sep,
-                     v[i].seq);
+        k = snprintf(s->seqs + c, s->nums_cap - c, "%s%" PRIu64, sep, v[i].seq);
         c += (size_t)k;
         k = snprintf(s->casts + d, s->nums_cap - d, "%s%" PRId64, sep,
                      v[i].cast_at_ms);

@@ -17,9 +17,9 @@
 #include "tests/fixture/fixture.h"
 #include "worker/store.h"
 
-#define VOTERS 1000
+#define VOTERS  1000
 #define BATCHES 150
-#define BATCH 500
+#define BATCH   500
 
 static struct fixture pg;
 
@@ -95,8 +95,7 @@ static char *vote_of(const char *voter, char *buf, size_t n)
     PGresult *r = PQexecParams(c, "SELECT vote FROM votes WHERE id = $1", 1,
                                NULL, params, NULL, NULL, 0);
 
-    snprintf(buf, n, "%s",
-             PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "(none)");
+    snprintf(buf, n, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "(none)");
     PQclear(r);
     PQfinish(c);
     return buf;
@@ -200,9 +199,9 @@ static void test_store_replay_changes_nothing(void **state)
 }
 
 struct writer {
-    int      id;
+    int id;
     unsigned seed;
-    int      retries;
+    int retries;
 };
 
 /* Writer k applies votes with sequences k, k+2, k+4...: together the two
@@ -268,9 +267,10 @@ static void test_store_migrate_adopts_classic_table(void **state)
     exec_sql(pg.url, "DROP DATABASE IF EXISTS classic");
     exec_sql(pg.url, "CREATE DATABASE classic");
     snprintf(url, sizeof(url), "%s dbname=classic", pg.url);
-    exec_sql(url, "CREATE TABLE votes (id VARCHAR(255) NOT NULL UNIQUE,"
-                  " vote VARCHAR(255) NOT NULL);"
-                  "INSERT INTO votes VALUES ('x', 'a'), ('y', 'a'), ('z', 'b')");
+    exec_sql(url,
+             "CREATE TABLE votes (id VARCHAR(255) NOT NULL UNIQUE,"
+             " vote VARCHAR(255) NOT NULL);"
+             "INSERT INTO votes VALUES ('x', 'a'), ('y', 'a'), ('z', 'b')");
     s = open_store(url);
     assert_int_equal(store_migrate(s), 0);
     assert_int_equal(store_migrate(s), 0); /* idempotent */
@@ -314,12 +314,10 @@ static void test_store_reconnects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_store_a_then_b_in_one_batch,
-                               truncate_all),
+        cmocka_unit_test_setup(test_store_a_then_b_in_one_batch, truncate_all),
         cmocka_unit_test_setup(test_store_a_then_b_across_batches,
                                truncate_all),
-        cmocka_unit_test_setup(test_store_replay_changes_nothing,
-                               truncate_all),
+        cmocka_unit_test_setup(test_store_replay_changes_nothing, truncate_all),
         cmocka_unit_test_setup(test_store_two_writers_exact, truncate_all),
         cmocka_unit_test(test_store_migrate_adopts_classic_table),
         cmocka_unit_test_setup(test_store_reconnects, truncate_all),

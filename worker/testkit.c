@@ -204,8 +204,8 @@ int tk_wait_drained(struct tk_nats *t, int timeout_ms)
 
     for (waited = 0; waited <= timeout_ms; waited += 50) {
         ci = NULL;
-        done = js_GetConsumerInfo(&ci, t->js, "VOTES", "worker", NULL,
-                                  NULL) == NATS_OK &&
+        done = js_GetConsumerInfo(&ci, t->js, "VOTES", "worker", NULL, NULL) ==
+                   NATS_OK &&
                ci->NumPending == 0 && ci->NumAckPending == 0;
         jsConsumerInfo_Destroy(ci);
         if (done)

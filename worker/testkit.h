@@ -10,7 +10,7 @@
 
 struct tk_nats {
     natsConnection *nc;
-    jsCtx          *js;
+    jsCtx *js;
 };
 
 /* Connects and makes sure stream VOTES exists (file, votes.>, 5 s

@@ -211,9 +211,8 @@ static void test_worker_sigterm_drains_and_keeps_consumer(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     /* The durable is still there, and nothing is left unacked. */
-    assert_int_equal(js_GetConsumerInfo(&ci, t.js, "VOTES", "worker", NULL,
-                                        NULL),
-                     NATS_OK);
+    assert_int_equal(
+        js_GetConsumerInfo(&ci, t.js, "VOTES", "worker", NULL, NULL), NATS_OK);
     assert_int_equal(ci->NumAckPending, 0);
     jsConsumerInfo_Destroy(ci);
     pid = spawn_worker(port, NULL, NULL);

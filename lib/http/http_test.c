@@ -171,14 +171,15 @@ static void test_http_garbage_request(void **state)
     struct timespec pause = {0, 200000000};
     char body[1024];
 
-    assert_int_equal(request(f->port, "POST /echo HTTP/1.1\r\nHost: x\r\n"
-                                      "Content-Length: 1\r\n\r\nxyz",
+    assert_int_equal(request(f->port,
+                             "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Length: 1\r\n\r\nxyz",
                              body, sizeof(body)),
                      200);
     nanosleep(&pause, NULL);
-    assert_int_equal(request(f->port, "GET /healthz HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
-                     200);
+    assert_int_equal(
+        request(f->port, "GET /healthz HTTP/1.0\r\n\r\n", body, sizeof(body)),
+        200);
 }
 
 static void test_http_healthcheck_client(void **state)
