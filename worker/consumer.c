@@ -81,33 +81,35 @@ static natsStatus make_options(struct consumer *c)
     return s;
 }
 
-/* VOTES exists afterwards; an existing one is used as it is. */
-static int ensure_stream(struct consumer *c)
+/* Stream `name` on `subject` exists afterwards; an existing one is used
+ * as it is. dup_ns: its Duplicates window, 0 for the server's default. */
+static int ensure_stream(struct consumer *c, const char *name,
+                         const char *subject, int64_t dup_ns)
 {
-    const char *subjects[] = {CONSUMER_SUBJECTS};
+    const char *subjects[] = {subject};
     jsStreamInfo *si = NULL;
     jsStreamConfig cfg;
     jsErrCode jerr = 0;
     natsStatus s;
 
-    s = js_GetStreamInfo(&si, c->js, CONSUMER_STREAM, NULL, &jerr);
+    s = js_GetStreamInfo(&si, c->js, name, NULL, &jerr);
     if (s == NATS_OK)
         goto out_found;
     if (jerr != JSStreamNotFoundErr)
         goto out_err;
     jsStreamConfig_Init(&cfg);
-    cfg.Name = CONSUMER_STREAM;
+    cfg.Name = name;
     cfg.Subjects = subjects;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
-    cfg.Duplicates = c->opts.dup_window_ms * NS_PER_MS;
+    cfg.Duplicates = dup_ns;
     s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
     if (s == NATS_OK) {
-        log_info("stream_created", "\"stream\":\"%s\"", CONSUMER_STREAM);
+        log_info("stream_created", "\"stream\":\"%s\"", name);
         goto out_found;
     }
     /* Another replica (or vote) may have created it meanwhile. */
-    s = js_GetStreamInfo(&si, c->js, CONSUMER_STREAM, NULL, &jerr);
+    s = js_GetStreamInfo(&si, c->js, name, NULL, &jerr);
     if (s == NATS_OK)
         goto out_found;
 out_err:
@@ -224,7 +226,10 @@ static int connect_and_bind(struct consumer *c)
     s = natsConnection_JetStream(&c->js, c->nc, &jo);
     if (s != NATS_OK)
         return -ENOMEM;
-    if (ensure_stream(c) || ensure_consumer(c) || bind_pull(c))
+    if (ensure_stream(c, CONSUMER_STREAM, CONSUMER_SUBJECTS,
+                      c->opts.dup_window_ms * NS_PER_MS) ||
+        ensure_stream(c, CONSUMER_DL_STREAM, CONSUMER_DL_SUBJECTS, 0) ||
+        ensure_consumer(c) || bind_pull(c))
         return -EIO;
     return 0;
 }
@@ -416,8 +421,10 @@ int consumer_deadletter(struct consumer *c, natsMsg *m, const char *reason)
     if (s == NATS_OK)
         s = natsMsgHeader_Set(dl, "Voting-Original-Subject",
                               natsMsg_GetSubject(m));
+    /* Stored in DEADLETTER before the original is terminated: a dead
+     * letter is set aside, never lost. */
     if (s == NATS_OK)
-        s = natsConnection_PublishMsg(c->nc, dl);
+        s = js_PublishMsg(NULL, c->js, dl, NULL, NULL);
     natsMsg_Destroy(dl);
     if (s == NATS_OK && reply(c, m, "+TERM"))
         s = NATS_ERR;

@@ -14,11 +14,13 @@
 
 #include <nats/nats.h>
 
-#define CONSUMER_STREAM     "VOTES"
-#define CONSUMER_SUBJECTS   "votes.>"
-#define CONSUMER_DURABLE    "worker"
-#define CONSUMER_DEADLETTER "deadletter.votes"
-#define CONSUMER_REASON_HDR "Voting-Deadletter-Reason"
+#define CONSUMER_STREAM      "VOTES"
+#define CONSUMER_SUBJECTS    "votes.>"
+#define CONSUMER_DURABLE     "worker"
+#define CONSUMER_DEADLETTER  "deadletter.votes"
+#define CONSUMER_DL_STREAM   "DEADLETTER" /* keeps what lands on deadletter.> */
+#define CONSUMER_DL_SUBJECTS "deadletter.>"
+#define CONSUMER_REASON_HDR  "Voting-Deadletter-Reason"
 
 struct consumer_opts {
     const char *url;

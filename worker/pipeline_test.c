@@ -217,6 +217,7 @@ static void test_pipeline_poison_is_deadlettered(void **state)
     const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
     char expect[2] = {'b', 'a'};
     natsSubscription *dl = NULL;
+    jsStreamInfo *si = NULL;
     struct tk_nats t;
     struct worker w;
     natsMsg *m;
@@ -247,6 +248,11 @@ static void test_pipeline_poison_is_deadlettered(void **state)
         natsMsg_Destroy(m);
     }
     assert_true(metric_of(&w, "worker_deadletters_total") == 3);
+    /* Kept in the DEADLETTER stream, not only sent to whoever listens. */
+    assert_int_equal(js_GetStreamInfo(&si, t.js, "DEADLETTER", NULL, NULL),
+                     NATS_OK);
+    assert_int_equal(si->State.Msgs, 3);
+    jsStreamInfo_Destroy(si);
     /* Terminated: never delivered again. */
     assert_int_equal(natsSubscription_NextMsg(&m, dl, ACK_WAIT_MS + 500),
                      NATS_TIMEOUT);
