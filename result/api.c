@@ -16,15 +16,11 @@
 
 /* A silent peer gets a ping every 10 s and is dropped after 6 unanswered
  * (civetweb's MG_MAX_UNANSWERED_PING), as is one that stopped reading.
- * tcp_nodelay: civetweb sends a frame's header and payload with two
- * send()s; with Nagle the payload waits for the peer's delayed ACK. */
-const char *const API_WS_OPTIONS[] = {"enable_websocket_ping_pong",
-                                      "yes",
-                                      "websocket_timeout_ms",
-                                      "10000",
-                                      "tcp_nodelay",
-                                      "1",
-                                      NULL};
+ * lib/http turns tcp_nodelay on: civetweb sends a frame's header and
+ * payload with two send()s, and with Nagle the payload would wait for the
+ * peer's delayed ACK. */
+const char *const API_WS_OPTIONS[] = {"enable_websocket_ping_pong", "yes",
+                                      "websocket_timeout_ms", "10000", NULL};
 
 int api_ws_write(void *conn, const char *frame, size_t len)
 {

@@ -24,7 +24,6 @@ static volatile sig_atomic_t g_stop;
 
 /* Headers and body go out in two writes: without TCP_NODELAY, Nagle and
  * the client's delayed ACK add ~40 ms to every keep-alive answer. */
-static const char *HTTP_EXTRA[] = {"tcp_nodelay", "1", NULL};
 
 struct deps {
     struct metrics *metrics;
@@ -102,7 +101,6 @@ int main(int argc, char **argv)
     ho.metrics = d.metrics;
     ho.ready = api_ready;
     ho.ready_arg = d.api;
-    ho.extra = HTTP_EXTRA;
     if (http_start(&http, &ho))
         goto out;
     api_register(d.api, http);

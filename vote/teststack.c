@@ -22,8 +22,6 @@
 #include "vote/voters.h"
 #include "vote/watch.h"
 
-static const char *HTTP_EXTRA[] = {"tcp_nodelay", "1", NULL};
-
 static int check_bus(void *arg)
 {
     return bus_check(arg);
@@ -74,7 +72,6 @@ void teststack_start(struct teststack *s, unsigned threads)
     ho.doc_root = s->cfg.ui_dir[0] ? s->cfg.ui_dir : NULL;
     ho.ready = api_ready;
     ho.ready_arg = s->api;
-    ho.extra = HTTP_EXTRA;
     assert_int_equal(http_start(&s->http, &ho), 0);
     api_register(s->api, s->http);
     s->port = http_port(s->http);
