@@ -286,6 +286,11 @@ static int cmd_load(const char *count, const char *prefix)
             s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
         if (s == NATS_OK)
             s = js_PublishMsgAsync(js, &m, NULL);
+        /* MaxPending stayed full past StallWait: let it drain, resend. */
+        while (s == NATS_TIMEOUT && !g_stop) {
+            js_PublishAsyncComplete(js, NULL);
+            s = js_PublishMsgAsync(js, &m, NULL);
+        }
         natsMsg_Destroy(m); /* NULL once the library owns it */
     }
     if (s == NATS_OK)
