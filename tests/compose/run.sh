@@ -19,7 +19,8 @@
 # Prints "N passed, M failed" last; exits non-zero on a failure.
 # Env: COMPOSE (default: "docker compose" if present, else docker-compose),
 #      KEEP=1 (leave the stack running at the end), E2E_TAG (image tag, e2e),
-#      HEALTH_TIMEOUT (s, 240), VOTES (votes in the scale test, 200).
+#      HEALTH_TIMEOUT (s, 240), VOTES (votes in the scale test, 200),
+#      E2E_VOTE_UI_PORT, E2E_RESULT_UI_PORT (host ports, 5000 and 5001).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/tests/compose
@@ -27,7 +28,9 @@ T0=$(date +%s)
 
 P=votingtest
 export TAG=${E2E_TAG:-e2e}          # our images: votingapp/NAME:e2e
-export VOTE_UI_PORT=5000 RESULT_UI_PORT=5001
+# Host ports of vote-ui and result-ui: compose's 5000 and 5001 unless told
+# (on a shared machine other tools may send to 5000).
+export VOTE_UI_PORT=${E2E_VOTE_UI_PORT:-5000} RESULT_UI_PORT=${E2E_RESULT_UI_PORT:-5001}
 unset COMPOSE_FILE COMPOSE_PROFILES
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-240}
 VOTES=${VOTES:-200}
@@ -258,6 +261,12 @@ if [ -n "$lim" ] && [ "$lim" != unlimited ] && [ "$lim" -lt 65536 ]; then
   info "the daemon's nofile limit is $lim: result runs with RESULT_NOFILE=$lim (compose default 65536)"
 fi
 dc --profile debug down -v --remove-orphans >/dev/null 2>&1
+for port in "$VOTE_UI_PORT" "$RESULT_UI_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    bad "host port $port is free (something listens there; E2E_VOTE_UI_PORT/E2E_RESULT_UI_PORT choose others)"
+    summary; exit 1
+  fi
+done
 t=$(date +%s)
 if dc build "${SERVICES[@]}" >/tmp/votingtest-build.log 2>&1; then
   ok "images build ($(( $(date +%s) - t )) s)"
