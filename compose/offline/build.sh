@@ -15,7 +15,9 @@
 # its folder here changed. The debootstrap result is cached as a tarball under
 # $OFFLINE_CACHE (default /var/cache/voting-offline), outside the repository.
 #
-# Usage: compose/offline/build.sh [--force]   (needs root for debootstrap)
+# Usage: compose/offline/build.sh [--force] [--base]   (root, for debootstrap)
+#   --force  rebuild everything (and debootstrap again)
+#   --base   only the debian base images
 # Env:   DOCKER (docker), MIRROR, SECURITY_MIRROR (default: the Debian mirror apt
 #        uses on this machine), OFFLINE_CACHE, and the image variables of
 #        compose/.env (REDIS_IMAGE, POSTGRES_IMAGE, NATS_IMAGE, NGINX_IMAGE,
@@ -28,7 +30,14 @@ CACHE=${OFFLINE_CACHE:-/var/cache/voting-offline}
 SUITE=bookworm
 LABEL=org.votingapp.offline
 force=0
-[ "${1:-}" = --force ] && force=1
+base_only=0
+for a in "$@"; do
+  case "$a" in
+    --force) force=1 ;;
+    --base) base_only=1 ;;
+    *) echo "usage: $0 [--force] [--base]" >&2; exit 2 ;;
+  esac
+done
 
 # Default image names: those of compose/.env, unless set in the environment.
 envval() { sed -n "s/^$1=//p" "$here/../.env" 2>/dev/null | tail -n 1 || true; }
@@ -206,9 +215,15 @@ nats_extra=nats:2.9
 
 start=$(date +%s)
 build_base
-build_standin redis "$REDIS_IMAGE"
-build_standin postgres "$POSTGRES_IMAGE"
-build_standin nats "$NATS_IMAGE" "$nats_extra"
-build_standin nginx "$NGINX_IMAGE"
-build_standin nats-box "$NATS_BOX_IMAGE"
+[ "$base_only" = 1 ] && exit 0
+# The stand-ins build in parallel (mostly downloads and dpkg).
+pids=()
+build_standin redis "$REDIS_IMAGE" & pids+=($!)
+build_standin postgres "$POSTGRES_IMAGE" & pids+=($!)
+build_standin nats "$NATS_IMAGE" "$nats_extra" & pids+=($!)
+build_standin nginx "$NGINX_IMAGE" & pids+=($!)
+build_standin nats-box "$NATS_BOX_IMAGE" & pids+=($!)
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+[ "$rc" = 0 ] || { log "failed"; exit 1; }
 log "done in $(( $(date +%s) - start )) s"
