@@ -398,8 +398,14 @@ fi
 info "images:"
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^votingapp/.*:$TAG |^(redis|postgres|nats|nginx|natsio/nats-box|debian):" | sed 's/^/#   /'
 for s in vote worker result; do
-  b=$(docker image inspect -f '{{.Size}}' "votingapp/$s:$TAG" 2>/dev/null || echo 0)
-  check "votingapp/$s image $(( b / 1000 )) kB <= 20 MB" test "$b" -gt 0 -a "$b" -le 20000000
+  img=votingapp/$s:$TAG
+  b=$(docker image inspect -f '{{.Size}}' "$img" 2>/dev/null || echo 0)
+  check "$img image $(( b / 1000 )) kB <= 20 MB" test "$b" -gt 0 -a "$b" -le 20000000
+  u=$(docker image inspect -f '{{.Config.User}}' "$img" 2>/dev/null)
+  check "$img runs as a non-root user ($u)" test -n "$u" -a "${u%%:*}" != 0 -a "${u%%:*}" != root
+  check "$img has a HEALTHCHECK with --healthcheck" bash -c \
+    "docker image inspect -f '{{json .Config.Healthcheck.Test}}' '$img' | grep -q -- '--healthcheck'"
+  check "$img is FROM scratch (no shell in it)" bash -c "! docker run --rm --entrypoint /bin/sh '$img' -c true >/dev/null 2>&1"
 done
 [ -n "${up_s:-}" ] && info "up to healthy: $up_s s"
 
