@@ -95,8 +95,8 @@ EOF
 
 cfg=$(mktemp); devcfg=$(mktemp)
 # (with the compose defaults for the host ports)
-if VOTE_UI_PORT= RESULT_UI_PORT= dc config >"$cfg" 2>"$cfg.err"; then ok "compose.yaml is valid"; else bad "compose.yaml is valid: $(cat "$cfg.err")"; fi
-if VOTE_UI_PORT= RESULT_UI_PORT= dc -f compose.dev.yaml config >"$devcfg" 2>"$cfg.err"; then ok "compose.dev.yaml is valid"; else bad "compose.dev.yaml is valid: $(cat "$cfg.err")"; fi
+if VOTE_UI_PORT= RESULT_UI_PORT= dc --profile debug config >"$cfg" 2>"$cfg.err"; then ok "compose.yaml is valid"; else bad "compose.yaml is valid: $(cat "$cfg.err")"; fi
+if VOTE_UI_PORT= RESULT_UI_PORT= dc -f compose.dev.yaml --profile debug config >"$devcfg" 2>"$cfg.err"; then ok "compose.dev.yaml is valid"; else bad "compose.dev.yaml is valid: $(cat "$cfg.err")"; fi
 
 # Checks on the resolved configurations, one line each: "ok NAME" / "FAIL NAME".
 python3 - "$cfg" "$devcfg" <<'EOF' >"$cfg.checks" 2>&1
