@@ -22,9 +22,6 @@
 
 static volatile sig_atomic_t g_stop;
 
-/* Headers and body go out in two writes: without TCP_NODELAY, Nagle and
- * the client's delayed ACK add ~40 ms to every keep-alive answer. */
-
 struct deps {
     struct metrics *metrics;
     struct bus *bus;
