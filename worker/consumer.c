@@ -27,6 +27,7 @@
 #include "lib/log/log.h"
 
 #define NS_PER_MS        1000000LL
+#define LINGER_MS        2
 #define ERR_LOG_EVERY_MS 10000
 
 struct consumer {
@@ -338,6 +339,12 @@ static natsStatus pull(struct consumer *c, natsMsgList *list)
         left = deadline - nats_Now();
         if (left <= 0)
             break;
+        /* Once a waiting request has brought votes, don't hold them for a
+         * full batch (up to fetch_wait_ms of latency at a trickle): take
+         * what follows within LINGER_MS and go; later ones stay in the
+         * inbox for the next round. */
+        if (waited && list->Count > 0 && left > LINGER_MS)
+            left = LINGER_MS;
         s = natsSubscription_NextMsg(&m, c->sub, left);
         if (s != NATS_OK)
             break;

@@ -225,7 +225,9 @@ int http_start(struct mg_context **out, const struct http_opts *o)
     err.text_buffer_size = sizeof(ebuf);
     ctx = mg_start2(&init, &err);
     if (!ctx) {
-        log_error("http_start_failed", "\"listen\":\"%s\",\"error\":%s",
+        log_error("http_start_failed",
+                  "\"listen\":\"%s\",\"error\":%s,\"hint\":\"is another "
+                  "process listening on that port?\"",
                   o->listen, log_quote(q, sizeof(q), ebuf));
         return strstr(ebuf, "in use") ? -EADDRINUSE : -EINVAL;
     }
