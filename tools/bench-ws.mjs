@@ -62,6 +62,8 @@ async function latency(voteUrl, resultUrl, rate, seconds, prefix) {
   });
   const acks = [];
   let errors = 0, sent = 0;
+  const reasons = {};
+  const why = (r) => { errors++; reasons[r] = (reasons[r] || 0) + 1; };
   const n = rate * seconds, start = now(), inflight = [];
   for (let i = 0; i < n; i++) {
     const due = start + (i * 1000) / rate;
@@ -69,8 +71,8 @@ async function latency(voteUrl, resultUrl, rate, seconds, prefix) {
     if (wait > 1) await sleep(wait);
     sent++;
     inflight.push(vote(voteUrl, `${prefix}-${i}`, i % 2 ? 'b' : 'a').then(
-      (st) => { if (st === 200) acks.push(now()); else errors++; },
-      () => { errors++; }));
+      (st) => { if (st === 200) acks.push(now()); else why(`http ${st}`); },
+      (e) => why(e.code || e.message)));
   }
   await Promise.all(inflight);
   const sendSeconds = (now() - start) / 1000;
@@ -88,7 +90,7 @@ async function latency(voteUrl, resultUrl, rate, seconds, prefix) {
     lat.push(Math.max(0, frames[f].t - acks[k]));
   }
   return {
-    mode: 'latency', rate, sent, acked: acks.length, errors, missing,
+    mode: 'latency', rate, sent, acked: acks.length, errors, reasons, missing,
     achieved_rate: +(sent / sendSeconds).toFixed(0), frames: frames.length,
     p50_ms: pct(lat, 50), p99_ms: pct(lat, 99), max_ms: pct(lat, 100),
   };
