@@ -166,7 +166,7 @@ int main(int argc, char **argv)
     mallopt(M_ARENA_MAX, 2); /* before any thread: RSS, not speed */
     if (config_load(&cfg))
         return CONFIG_EXIT;
-    raise_nofile(cfg.max_clients * 1 + HTTP_HEADROOM + FD_HEADROOM);
+    raise_nofile(cfg.max_clients + HTTP_HEADROOM + FD_HEADROOM);
     shutdown_install(&g_stop);
     app.labels[0] = cfg.label_a;
     app.labels[1] = cfg.label_b;
@@ -196,6 +196,6 @@ out_hub:
     hub_free(app.hub);
 out_metrics:
     metrics_free(m);
-    log_info("stopped", "\"ok\":%s", rc == EXIT_SUCCESS ? "true" : "false");
+    log_info("stopped", "\"exit\":%d", rc);
     return rc;
 }
