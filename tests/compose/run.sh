@@ -33,6 +33,9 @@ export TAG=${E2E_TAG:-e2e}          # our images: votingapp/NAME:e2e
 export VOTE_UI_PORT=${E2E_VOTE_UI_PORT:-5000} RESULT_UI_PORT=${E2E_RESULT_UI_PORT:-5001}
 unset COMPOSE_FILE COMPOSE_PROFILES
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-240}
+# Debian's python3 has PyYAML whenever docker-compose (v1) is installed.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 VOTES=${VOTES:-200}
 SERVICES=(redis db nats vote worker result vote-ui result-ui)   # all but traefik
 VOTE_URL=http://127.0.0.1:$VOTE_UI_PORT
@@ -81,7 +84,7 @@ offline_log=/tmp/votingtest-offline.log
 offline_pid=$!
 
 # ---------------------------------------------------------------- static
-python3 - "$ROOT" <<'EOF' && ok "the three Dockerfiles share one identical build stage" || bad "the three Dockerfiles share one identical build stage"
+"$PY" - "$ROOT" <<'EOF' && ok "the three Dockerfiles share one identical build stage" || bad "the three Dockerfiles share one identical build stage"
 import sys
 root = sys.argv[1]
 def stage(svc):
@@ -99,7 +102,7 @@ if VOTE_UI_PORT= RESULT_UI_PORT= dc --profile debug config >"$cfg" 2>"$cfg.err";
 if VOTE_UI_PORT= RESULT_UI_PORT= dc -f compose.dev.yaml --profile debug config >"$devcfg" 2>"$cfg.err"; then ok "compose.dev.yaml is valid"; else bad "compose.dev.yaml is valid: $(cat "$cfg.err")"; fi
 
 # Checks on the resolved configurations, one line each: "ok NAME" / "FAIL NAME".
-python3 - "$cfg" "$devcfg" <<'EOF' >"$cfg.checks" 2>&1
+"$PY" - "$cfg" "$devcfg" <<'EOF' >"$cfg.checks" 2>&1
 import sys, yaml
 prod = yaml.safe_load(open(sys.argv[1]))
 dev = yaml.safe_load(open(sys.argv[2]))
@@ -239,7 +242,7 @@ results() { curl -s -m 5 "$RESULT_URL/api/results"; }
 
 # count OPTION: votes for OPTION in /api/results (total for "total")
 count() {
-  results | python3 -c '
+  results | "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
 o = sys.argv[1]
@@ -324,7 +327,7 @@ check "6 votes through vote-ui answered 200 ($codes)" test "$codes" = "200 200 2
 check "result-ui /api/results shows 5 votes (a 2, b 3; the last vote of a voter wins)" wait_results 5 2 3 30
 
 ws_out=$(mktemp)
-python3 "$HERE/wsclient.py" "ws://127.0.0.1:$RESULT_UI_PORT/api/results/ws" --until-total 6 --timeout 30 >"$ws_out" 2>&1 &
+"$PY" "$HERE/wsclient.py" "ws://127.0.0.1:$RESULT_UI_PORT/api/results/ws" --until-total 6 --timeout 30 >"$ws_out" 2>&1 &
 ws_pid=$!
 sleep 1
 check "vote e2e-6 through vote-ui" test "$(vote e2e-6 a)" = 200
