@@ -16,6 +16,7 @@
 
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
+#include "lib/mono/mono.h"
 #include "lib/retry/retry.h"
 
 #define WAIT_SLICE_MS      100 /* how often the thread looks at `stop` */
@@ -36,14 +37,6 @@ struct tally {
     pthread_t thread;
     struct metric *m_reads, *m_notifies, *m_errors, *m_up;
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int tally_index(const char *id)
 {
@@ -220,7 +213,7 @@ static int wait_notify(struct tally *t, int ms)
 /* Serves one connection until it fails (-EIO) or stop (0). */
 static int serve(struct tally *t)
 {
-    uint64_t now, last_read = 0, next_refresh = 0;
+    int64_t now, last_read = 0, next_refresh = 0;
     int dirty = 1, rc;
     long wait;
 

@@ -16,6 +16,7 @@
 #include "lib/http/http.h"
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
+#include "lib/mono/mono.h"
 #include "proto/vote.pb-c.h"
 #include "vote/ballot.h"
 #include "vote/bus.h"
@@ -44,14 +45,6 @@ struct api {
     _Atomic int64_t last_redis_log;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -71,7 +64,7 @@ static double now_s(void)
 /* 1 at most once a second per slot: errors at 30,000/s must not flood. */
 static int log_due(_Atomic int64_t *last)
 {
-    int64_t now = now_ms(), prev = atomic_load(last);
+    int64_t now = mono_ms(), prev = atomic_load(last);
 
     return now - prev >= 1000 &&
            atomic_compare_exchange_strong(last, &prev, now);

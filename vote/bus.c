@@ -22,6 +22,7 @@
 
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
+#include "lib/mono/mono.h"
 #include "lib/retry/retry.h"
 
 #define N_BUCKETS     256
@@ -130,33 +131,11 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     natsMsg_Destroy(msg);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timespec deadline_in(unsigned ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Sleeps until the handler completes w or wait_ms pass. */
 static int wait_ack(struct bus *b, struct waiter *w, unsigned wait_ms,
                     struct bus_ack *ack)
 {
-    struct timespec dl = deadline_in(wait_ms);
+    struct timespec dl = mono_deadline(wait_ms);
     int rc;
 
     pthread_mutex_lock(&b->mu);
@@ -179,7 +158,7 @@ static int wait_ack(struct bus *b, struct waiter *w, unsigned wait_ms,
  * and can keep them all waiting out StallWait (trap 6). */
 static int wait_space(struct bus *b)
 {
-    struct timespec dl = deadline_in(STALL_MS);
+    struct timespec dl = mono_deadline(STALL_MS);
 
     while (b->outstanding >= (long)b->max_pending)
         if (pthread_cond_timedwait(&b->space, &b->mu, &dl) == ETIMEDOUT)
@@ -257,21 +236,21 @@ int bus_publish(struct bus *b, const char *subject, const void *data,
                 size_t len, const char *msg_id, unsigned timeout_ms,
                 struct bus_ack *ack)
 {
-    int64_t end = now_ms() + timeout_ms, left;
+    int64_t end = mono_ms() + timeout_ms, left;
     int rc = -ETIMEDOUT;
 
     memset(ack, 0, sizeof(*ack));
     for (;;) {
         if (!connected(b))
             return -ENOTCONN;
-        left = end - now_ms();
+        left = end - mono_ms();
         if (left <= 0)
             return rc;
         rc = publish_once(b, subject, data, len, msg_id,
                           left < TRY_MS ? (unsigned)left : TRY_MS, ack);
         if (rc != -ETIMEDOUT && rc != -EAGAIN && rc != -ENOENT)
             return rc;
-        if (rc == -ENOENT && end - now_ms() > 50) /* stream coming back? */
+        if (rc == -ENOENT && end - mono_ms() > 50) /* stream coming back? */
             nats_Sleep(50);
         log_debug("publish_retry", "\"msg_id\":\"%s\",\"error\":%d", msg_id,
                   rc);
@@ -534,7 +513,7 @@ out_free:
  * no longer run. 0 or -ETIMEDOUT. */
 static int wait_drained(struct bus *b, unsigned ms)
 {
-    struct timespec dl = deadline_in(ms);
+    struct timespec dl = mono_deadline(ms);
     int rc = 0;
 
     pthread_mutex_lock(&b->mu);
@@ -547,7 +526,7 @@ static int wait_drained(struct bus *b, unsigned ms)
 
 static void wait_closed(struct bus *b, unsigned ms)
 {
-    struct timespec dl = deadline_in(ms);
+    struct timespec dl = mono_deadline(ms);
 
     pthread_mutex_lock(&b->mu);
     while (!b->closed)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/log/log.h"
+#include "lib/mono/mono.h"
 #include "lib/retry/retry.h"
 
 static const struct retry_policy POLICY = {100, 2000, 0};
@@ -28,14 +29,6 @@ struct watch {
     size_t n;
     struct dep_state deps[WATCH_MAX_DEPS];
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void check_one(struct watch *w, struct dep_state *d, int64_t now)
 {
@@ -63,7 +56,7 @@ static void check_one(struct watch *w, struct dep_state *d, int64_t now)
 /* Checks what is due; returns ms until the next one is. */
 static int64_t round_of_checks(struct watch *w)
 {
-    int64_t now = now_ms(), next = now + WATCH_RECHECK_MS;
+    int64_t now = mono_ms(), next = now + WATCH_RECHECK_MS;
     size_t i;
 
     for (i = 0; i < w->n; i++) {
@@ -72,7 +65,7 @@ static int64_t round_of_checks(struct watch *w)
         if (w->deps[i].next_ms < next)
             next = w->deps[i].next_ms;
     }
-    return next - now_ms();
+    return next - mono_ms();
 }
 
 static void *run(void *arg)
@@ -88,13 +81,7 @@ static void *run(void *arg)
         pthread_mutex_lock(&w->mu);
         if (wait <= 0 || w->stop)
             continue;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        dl.tv_sec += wait / 1000;
-        dl.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
+        dl = mono_deadline((unsigned)wait);
         pthread_cond_timedwait(&w->wake, &w->mu, &dl);
     }
     pthread_mutex_unlock(&w->mu);

@@ -1,0 +1,66 @@
+/* mono_test.c - the clock moves forward, and a deadline is a normalized
+ * timespec that a monotonic condition variable really waits until. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "lib/mono/mono.h"
+
+static void test_mono_ms_advances(void **state)
+{
+    struct timespec nap = {0, 30 * 1000000L};
+    int64_t t0 = mono_ms();
+
+    nanosleep(&nap, NULL);
+    assert_true(mono_ms() - t0 >= 30);
+}
+
+static void test_mono_deadline_normalized(void **state)
+{
+    unsigned ms;
+
+    for (ms = 0; ms < 3000; ms += 137) {
+        struct timespec d = mono_deadline(ms);
+
+        assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+    }
+}
+
+static void test_mono_deadline_waits(void **state)
+{
+    pthread_condattr_t attr;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv;
+    struct timespec dl;
+    int64_t t0;
+    int rc = 0;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&cv, &attr);
+    t0 = mono_ms();
+    dl = mono_deadline(50);
+    pthread_mutex_lock(&mu);
+    while (rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&cv, &mu, &dl);
+    pthread_mutex_unlock(&mu);
+    assert_true(mono_ms() - t0 >= 49);
+    pthread_cond_destroy(&cv);
+    pthread_condattr_destroy(&attr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mono_ms_advances),
+        cmocka_unit_test(test_mono_deadline_normalized),
+        cmocka_unit_test(test_mono_deadline_waits),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
