@@ -95,8 +95,7 @@ static void test_api_vote_lands_in_stream_and_redis(void **state)
     assert_string_equal(option, "a");
     assert_string_equal(req_id, msg_id); /* request id = Nats-Msg-Id */
     assert_true(strlen(msg_id) > 16);
-    teststack_redis_choice(s, voter, got, sizeof(got));
-    assert_string_equal(got, "a");
+    teststack_redis_expect(s, voter, "a");
 
     /* GET /api/vote with the cookie: this voter's choice. */
     snprintf(hdr, sizeof(hdr), "Cookie: voter_id=%s\r\n", voter);
@@ -120,8 +119,7 @@ static void test_api_voter_from_json_and_cookie(void **state)
                                     "{\"vote\":\"b\",\"voter_id\":\"alice\"}",
                                     &r),
                      200);
-    teststack_redis_choice(s, "alice", got, sizeof(got));
-    assert_string_equal(got, "b");
+    teststack_redis_expect(s, "alice", "b");
     teststack_last_vote(s, "votes.b", got, opt, rid, mid, sizeof(got));
     assert_string_equal(got, "alice");
     assert_string_equal(opt, "b");
@@ -129,8 +127,7 @@ static void test_api_voter_from_json_and_cookie(void **state)
     assert_int_equal(teststack_post(s, "/api/vote", FORM,
                                     "Cookie: voter_id=alice\r\n", "vote=a", &r),
                      200);
-    teststack_redis_choice(s, "alice", got, sizeof(got));
-    assert_string_equal(got, "a");
+    teststack_redis_expect(s, "alice", "a");
     assert_int_equal(teststack_get(s, "/api/vote?voter_id=alice", "", &r), 200);
     j = parse_body(&r);
     assert_string_equal(json_string_value(json_object_get(j, "vote")), "a");

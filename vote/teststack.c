@@ -59,7 +59,11 @@ void teststack_start(struct teststack *s, unsigned threads)
     bo.dup_window_s = s->cfg.dup_window_s;
     bo.pending = metrics_gauge(s->metrics, "vote_publish_pending", "P.");
     assert_int_equal(bus_open(&s->bus, &bo), 0);
-    assert_int_equal(voters_open(&s->voters, &s->cfg.redis, 500), 0);
+    assert_int_equal(
+        voters_open(
+            &s->voters, &s->cfg.redis, 500,
+            metrics_counter(s->metrics, "vote_redis_errors_total", "R.")),
+        0);
     assert_int_equal(api_new(&s->api, s->bus, s->voters, &s->cfg, s->metrics),
                      0);
     wd[0].arg = s->bus;
@@ -183,19 +187,28 @@ void teststack_last_vote(struct teststack *s, const char *subject, char *voter,
     js_done(nc, js);
 }
 
-void teststack_redis_choice(struct teststack *s, const char *voter, char *out,
-                            size_t n)
+void teststack_redis_expect(struct teststack *s, const char *voter,
+                            const char *want)
 {
     redisContext *rc = redisConnect("127.0.0.1", s->redis.port);
     redisReply *r;
+    char got[80] = "";
+    int i;
 
     assert_non_null(rc);
     assert_int_equal(rc->err, 0);
-    r = redisCommand(rc, "HGET %s %s", VOTERS_KEY, voter);
-    assert_non_null(r);
-    snprintf(out, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
-    freeReplyObject(r);
+    for (i = 0; i < 200; i++) {
+        r = redisCommand(rc, "HGET %s %s", VOTERS_KEY, voter);
+        assert_non_null(r);
+        snprintf(got, sizeof(got), "%s",
+                 r->type == REDIS_REPLY_STRING ? r->str : "");
+        freeReplyObject(r);
+        if (strcmp(got, want) == 0)
+            break;
+        sleep_ms(10);
+    }
     redisFree(rc);
+    assert_string_equal(got, want);
 }
 
 double teststack_metric(struct teststack *s, const char *name)
@@ -210,4 +223,16 @@ double teststack_metric(struct teststack *s, const char *name)
             return strtod(at + len + 1, NULL);
     fail_msg("metric %s not in /metrics", name);
     return -1;
+}
+
+double teststack_metric_reach(struct teststack *s, const char *name, double min)
+{
+    double v = teststack_metric(s, name);
+    int i;
+
+    for (i = 0; i < 60 && v < min; i++) {
+        sleep_ms(50);
+        v = teststack_metric(s, name);
+    }
+    return v;
 }

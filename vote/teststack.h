@@ -58,9 +58,14 @@ void teststack_last_vote(struct teststack *s, const char *subject, char *voter,
                          char *option, char *request_id, char *msg_id,
                          size_t n);
 
-/* HGET voters voter from Redis directly; "" when none. */
-void teststack_redis_choice(struct teststack *s, const char *voter, char *out,
-                            size_t n);
+/* Asserts that HGET voters voter, read from Redis directly, becomes want
+ * within 2 s (the service writes Redis after it answers). */
+void teststack_redis_expect(struct teststack *s, const char *voter,
+                            const char *want);
+
+/* Waits up to 3 s for the metric to reach at least min; its last value. */
+double teststack_metric_reach(struct teststack *s, const char *name,
+                              double min);
 
 /* A counter or gauge from GET /metrics, by its full name. */
 double teststack_metric(struct teststack *s, const char *name);

@@ -1,8 +1,12 @@
-/* voters.c - Redis connection pool; see voters.h.
+/* voters.c - Redis writer thread and connection pool; see voters.h.
  *
  * Connections carry the pool's generation at the time they were made.
  * Marking the pool down bumps the generation and frees the idle ones, so
- * connections in use at that moment are dropped when they come back. */
+ * connections in use at that moment are dropped when they come back.
+ *
+ * The write queue is a ring of VOTERS_QUEUE_MAX entries; `queued` and
+ * `written` count writes ever queued and ever finished (sent or lost), so
+ * a reader waits until `written` reaches the `queued` it saw. */
 #include "vote/voters.h"
 
 #include <errno.h>
@@ -17,12 +21,21 @@
 #include <hiredis/hiredis.h>
 
 #include "lib/log/log.h"
+#include "lib/metrics/metrics.h"
+#include "lib/mono/mono.h"
 
-#define POOL_MAX 256
+#define POOL_MAX    256
+#define WRITE_BATCH 512  /* HSETs per pipeline at most */
+#define FULL_LOG_MS 1000 /* "queue full" logged at most once a second */
 
 struct conn {
     redisContext *rc;
     unsigned gen;
+};
+
+struct write {
+    char voter[VOTERS_VOTER_MAX + 1];
+    char option[VOTERS_OPTION_MAX + 1];
 };
 
 struct voters {
@@ -33,20 +46,55 @@ struct voters {
     atomic_int up;
     struct config_url url;
     struct timeval timeout;
+    unsigned timeout_ms;
+    struct metric *errors;
+
+    pthread_mutex_t qmu; /* everything below */
+    pthread_cond_t more, done;
+    struct write *queue; /* ring; entry i is queue[i % VOTERS_QUEUE_MAX] */
+    uint64_t queued, taken, written;
+    uint64_t full; /* writes refused on a full queue, not yet logged */
+    int closing;
+    pthread_t writer;
+    int writer_started;
 };
 
+static void count_errors(struct voters *v, uint64_t n)
+{
+    if (v->errors && n)
+        metric_add(v->errors, n);
+}
+
+static void *writer_main(void *arg);
+
 int voters_open(struct voters **out, const struct config_url *url,
-                unsigned timeout_ms)
+                unsigned timeout_ms, struct metric *errors)
 {
     struct voters *v = calloc(1, sizeof(*v));
+    pthread_condattr_t ca;
 
     *out = NULL;
     if (!v)
         return -ENOMEM;
     pthread_mutex_init(&v->mu, NULL);
+    pthread_mutex_init(&v->qmu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&v->more, NULL);
+    pthread_cond_init(&v->done, &ca);
+    pthread_condattr_destroy(&ca);
     v->url = *url;
+    v->timeout_ms = timeout_ms;
     v->timeout.tv_sec = timeout_ms / 1000;
     v->timeout.tv_usec = (long)(timeout_ms % 1000) * 1000;
+    v->errors = errors;
+    v->queue = malloc(VOTERS_QUEUE_MAX * sizeof(*v->queue));
+    if (v->queue && pthread_create(&v->writer, NULL, writer_main, v) == 0)
+        v->writer_started = 1;
+    if (!v->writer_started) {
+        voters_close(v);
+        return -ENOMEM;
+    }
     *out = v;
     return 0;
 }
@@ -181,9 +229,50 @@ int voters_ready(struct voters *v, char *why, size_t n)
     return -ENOTCONN;
 }
 
-int voters_set(struct voters *v, const char *voter, const char *option)
+int voters_record(struct voters *v, const char *voter, const char *option)
+{
+    struct write *w;
+    int rc = 0;
+
+    if (strlen(voter) > VOTERS_VOTER_MAX || strlen(option) > VOTERS_OPTION_MAX)
+        rc = -E2BIG;
+    else if (!atomic_load(&v->up))
+        rc = -ENOTCONN;
+    if (rc) {
+        count_errors(v, 1);
+        return rc;
+    }
+    pthread_mutex_lock(&v->qmu);
+    if (v->queued - v->written >= VOTERS_QUEUE_MAX) { /* Redis is slow */
+        struct timespec until = mono_deadline(v->timeout_ms);
+
+        while (v->queued - v->written >= VOTERS_QUEUE_MAX &&
+               pthread_cond_timedwait(&v->done, &v->qmu, &until) == 0)
+            ;
+    }
+    if (v->queued - v->written >= VOTERS_QUEUE_MAX) {
+        v->full++;
+        pthread_mutex_unlock(&v->qmu);
+        count_errors(v, 1);
+        return -ENOBUFS;
+    }
+    w = &v->queue[v->queued++ % VOTERS_QUEUE_MAX];
+    strcpy(w->voter, voter); /* lengths checked above */
+    strcpy(w->option, option);
+    if (v->queued - v->taken == 1) /* the writer may be asleep */
+        pthread_cond_signal(&v->more);
+    pthread_mutex_unlock(&v->qmu);
+    return 0;
+}
+
+/* Sends queue entries [from, from + n) as one pipeline: all the HSETs in
+ * one write, then their n replies. 0, -ENOTCONN while down, -EIO. The
+ * entries stay in place until `written` moves past them. */
+static int send_batch(struct voters *v, uint64_t from, size_t n)
 {
     struct conn c;
+    redisReply *r;
+    size_t i, sent = 0;
     int rc = acquire(v, &c);
 
     if (rc) {
@@ -191,7 +280,22 @@ int voters_set(struct voters *v, const char *voter, const char *option)
             mark_down(v, c.gen, "connect failed");
         return rc == -ENOTCONN ? rc : -EIO;
     }
-    if (command_ok(c.rc, "HSET %s %s %s", VOTERS_KEY, voter, option)) {
+    for (; sent < n; sent++) {
+        const struct write *w = &v->queue[(from + sent) % VOTERS_QUEUE_MAX];
+
+        if (redisAppendCommand(c.rc, "HSET %s %s %s", VOTERS_KEY, w->voter,
+                               w->option) != REDIS_OK)
+            break;
+    }
+    for (i = 0; i < sent; i++) {
+        r = NULL;
+        if (redisGetReply(c.rc, (void **)&r) != REDIS_OK || !r ||
+            r->type == REDIS_REPLY_ERROR)
+            break;
+        freeReplyObject(r);
+    }
+    if (i < n) {
+        freeReplyObject(r);
         fail(v, &c);
         return -EIO;
     }
@@ -199,14 +303,85 @@ int voters_set(struct voters *v, const char *voter, const char *option)
     return 0;
 }
 
+static void log_lost(uint64_t n, int rc, uint64_t full, int64_t *last_full)
+{
+    if (rc)
+        log_warn("redis_write_failed",
+                 "\"votes\":%llu,\"error\":\"%s\",\"note\":\"votes "
+                 "acknowledged anyway\"",
+                 (unsigned long long)n, strerror(-rc));
+    if (full && mono_ms() - *last_full >= FULL_LOG_MS) {
+        *last_full = mono_ms();
+        log_warn("redis_queue_full",
+                 "\"votes\":%llu,\"queue\":%d,\"note\":\"votes acknowledged "
+                 "anyway, not recorded in Redis\"",
+                 (unsigned long long)full, VOTERS_QUEUE_MAX);
+    }
+}
+
+/* Takes what has queued, up to WRITE_BATCH, sends it, and repeats; at
+ * close, once the queue is empty, returns. */
+static void *writer_main(void *arg)
+{
+    struct voters *v = arg;
+    int64_t last_full = 0;
+    uint64_t from, full;
+    size_t n;
+    int rc;
+
+    pthread_mutex_lock(&v->qmu);
+    for (;;) {
+        while (v->taken == v->queued && !v->closing && !v->full)
+            pthread_cond_wait(&v->more, &v->qmu);
+        if (v->taken == v->queued && v->closing)
+            break;
+        from = v->taken;
+        n = v->queued - from;
+        if (n > WRITE_BATCH)
+            n = WRITE_BATCH;
+        v->taken += n;
+        full = v->full;
+        v->full = 0;
+        pthread_mutex_unlock(&v->qmu);
+
+        rc = n ? send_batch(v, from, n) : 0;
+        if (rc)
+            count_errors(v, n);
+        log_lost(rc ? n : 0, rc == -ENOTCONN ? 0 : rc, full, &last_full);
+
+        pthread_mutex_lock(&v->qmu);
+        v->written += n;
+        pthread_cond_broadcast(&v->done);
+    }
+    pthread_mutex_unlock(&v->qmu);
+    return NULL;
+}
+
+/* Waits until the writes queued before this call are sent or lost. */
+static void wait_written(struct voters *v)
+{
+    struct timespec until = mono_deadline(v->timeout_ms);
+    uint64_t mine;
+
+    pthread_mutex_lock(&v->qmu);
+    mine = v->queued;
+    while (v->written < mine &&
+           pthread_cond_timedwait(&v->done, &v->qmu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&v->qmu);
+}
+
 int voters_get(struct voters *v, const char *voter, char *out, size_t n)
 {
     struct conn c;
     redisReply *r;
-    int rc = acquire(v, &c);
+    int rc;
 
+    wait_written(v);
+    rc = acquire(v, &c);
     out[0] = '\0';
     if (rc) {
+        count_errors(v, 1);
         if (rc != -ENOTCONN)
             mark_down(v, c.gen, "connect failed");
         return rc == -ENOTCONN ? rc : -EIO;
@@ -215,6 +390,7 @@ int voters_get(struct voters *v, const char *voter, char *out, size_t n)
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
         freeReplyObject(r);
         fail(v, &c);
+        count_errors(v, 1);
         return -EIO;
     }
     if (r->type == REDIS_REPLY_STRING)
@@ -228,6 +404,17 @@ void voters_close(struct voters *v)
 {
     if (!v)
         return;
+    if (v->writer_started) {
+        pthread_mutex_lock(&v->qmu);
+        v->closing = 1;
+        pthread_cond_signal(&v->more);
+        pthread_mutex_unlock(&v->qmu);
+        pthread_join(v->writer, NULL);
+    }
+    free(v->queue);
+    pthread_cond_destroy(&v->more);
+    pthread_cond_destroy(&v->done);
+    pthread_mutex_destroy(&v->qmu);
     while (v->n_idle > 0)
         redisFree(v->idle[--v->n_idle].rc);
     pthread_mutex_destroy(&v->mu);
