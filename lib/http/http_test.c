@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -92,6 +97,46 @@ static int request(uint16_t port, const char *req, char *body, size_t n)
     body[got] = '\0';
     mg_close_connection(c);
     return status;
+}
+
+/* Sends one GET /healthz on fd and reads its whole answer into buf. */
+static void healthz_on(int fd, char *buf, size_t n)
+{
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    size_t got = 0;
+    ssize_t r;
+
+    assert_int_equal(write(fd, req, sizeof(req) - 1), sizeof(req) - 1);
+    while (!strstr(buf, "{\"status\":\"ok\"}") && got < n - 1) {
+        r = read(fd, buf + got, n - 1 - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+        buf[got] = '\0';
+    }
+}
+
+/* A client keeping its connection idle for a second (longer than
+ * civetweb's default 500 ms) can still use it, and is told how long the
+ * server keeps it. */
+static void test_http_keep_alive(void **state)
+{
+    struct fixture *f = *state;
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons(f->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char buf[1024] = "";
+
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    healthz_on(fd, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    assert_non_null(strstr(buf, "\r\nKeep-Alive: timeout=5\r\n"));
+    nanosleep(&(struct timespec){1, 200000000}, NULL);
+    buf[0] = '\0';
+    healthz_on(fd, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    close(fd);
 }
 
 static void test_http_probes(void **state)
@@ -204,6 +249,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_probes),
+        cmocka_unit_test(test_http_keep_alive),
         cmocka_unit_test(test_http_errors_are_json),
         cmocka_unit_test(test_http_body_limit),
         cmocka_unit_test(test_http_garbage_request),
