@@ -47,9 +47,9 @@ int voters_check(struct voters *v);
 int voters_ready(struct voters *v, char *why, size_t n);
 
 /* Queues HSET voters voter option. 0; -ENOTCONN while down, -ENOBUFS
- * when VOTERS_QUEUE_MAX writes still wait after the timeout, -E2BIG for a voter or option
- * over its _MAX: each counted as a lost write. A queued write that Redis
- * then refuses is counted and logged by the writer. */
+ * when VOTERS_QUEUE_MAX writes still wait after the timeout, -E2BIG for a voter
+ * or option over its _MAX: each counted as a lost write. A queued write that
+ * Redis then refuses is counted and logged by the writer. */
 int voters_record(struct voters *v, const char *voter, const char *option);
 
 /* After the writes queued so far are sent (waits up to the timeout), HGET
