@@ -4,14 +4,18 @@
  *   votectl vote a --voter ID    casts a vote through vote's HTTP API
  *   votectl stats                streams, the worker consumer, and tallies
  *   votectl load N PREFIX        publishes N votes at once (benchmarks)
+ *   votectl pull N               pulls and acks N stored votes on a
+ *                                throwaway consumer: NATS alone, no Postgres
  *
  * Settings from the environment: NATS_URL (nats://127.0.0.1:4222),
  * VOTE_URL (http://127.0.0.1:5000), POSTGRES_HOST/PORT/DB/USER/PASSWORD. */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 #include <jansson.h>
@@ -303,12 +307,74 @@ static int cmd_load(const char *count, const char *prefix)
     return 0;
 }
 
+#define PULL_BATCH 500
+
+/* Pulls n stored votes in batches of PULL_BATCH through a consumer of its
+ * own and acks each one, as the worker does minus Postgres: how fast NATS
+ * alone hands votes out on this machine. The consumer is deleted at the
+ * end, and by the server after 30 s if votectl dies. Prints one JSON line. */
+static int cmd_pull(const char *count)
+{
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    jsCtx *js = NULL;
+    jsSubOptions so;
+    jsErrCode je = 0;
+    char durable[48], *end;
+    long n = strtol(count, &end, 10), got = 0;
+    natsStatus s;
+    int64_t t0;
+    int rc, i;
+
+    if (*end || n < 1)
+        return fail("pull", "COUNT must be a positive number");
+    rc = nats_connect(&nc);
+    if (rc)
+        return rc;
+    snprintf(durable, sizeof(durable), "votectl-pull-%ld", (long)getpid());
+    jsSubOptions_Init(&so);
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.MaxAckPending = 4 * PULL_BATCH;
+    so.Config.InactiveThreshold = 30 * 1000000000LL;
+    s = natsConnection_JetStream(&js, nc, NULL);
+    if (s == NATS_OK)
+        s = js_PullSubscribe(&sub, js, "votes.>", durable, NULL, &so, &je);
+    t0 = nats_Now();
+    while (s == NATS_OK && got < n && !g_stop) {
+        natsMsgList list = {0};
+        int want = n - got < PULL_BATCH ? (int)(n - got) : PULL_BATCH;
+
+        s = natsSubscription_Fetch(&list, sub, want, 5000, &je);
+        for (i = 0; s == NATS_OK && i < list.Count; i++)
+            s = natsMsg_Ack(list.Msgs[i], NULL);
+        got += list.Count;
+        natsMsgList_Destroy(&list);
+    }
+    if (s == NATS_OK)
+        s = natsConnection_Flush(nc);
+    t0 = nats_Now() - t0;
+    if (js)
+        js_DeleteConsumer(js, "VOTES", durable, NULL, NULL);
+    natsSubscription_Destroy(sub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    if (s != NATS_OK)
+        return fail("pull", s == NATS_TIMEOUT ? "fewer votes stored than COUNT"
+                                              : natsStatus_GetText(s));
+    print_json(json_pack("{s:I,s:I,s:I}", "pulled", (json_int_t)got, "ms",
+                         (json_int_t)t0, "per_s",
+                         (json_int_t)(t0 > 0 ? got * 1000 / t0 : 0)));
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: votectl sub SUBJECT\n"
                     "       votectl vote OPTION [--voter ID]\n"
                     "       votectl stats\n"
-                    "       votectl load COUNT PREFIX\n");
+                    "       votectl load COUNT PREFIX\n"
+                    "       votectl pull COUNT\n");
     return CONFIG_EXIT;
 }
 
@@ -326,6 +392,8 @@ int main(int argc, char **argv)
         rc = cmd_vote(argv[2], argv[4]);
     else if (argc == 4 && strcmp(argv[1], "load") == 0)
         rc = cmd_load(argv[2], argv[3]);
+    else if (argc == 3 && strcmp(argv[1], "pull") == 0)
+        rc = cmd_pull(argv[2]);
     else if (argc == 2 && strcmp(argv[1], "stats") == 0)
         rc = cmd_stats();
     else

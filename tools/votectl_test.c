@@ -149,6 +149,47 @@ static void test_votectl_load_then_stats(void **state)
     json_decref(o);
 }
 
+/* pull takes the stored votes on a consumer of its own, acks them, says
+ * how fast, and leaves no consumer behind. */
+static void test_votectl_pull(void **state)
+{
+    char *load[] = {"votectl", "load", "1200", "p", NULL};
+    char *pull[] = {"votectl", "pull", "1200", NULL};
+    char *too_many[] = {"votectl", "pull", "999999", NULL};
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamInfo *si = NULL;
+    json_t *o;
+    int fd, status;
+    pid_t pid;
+
+    pid = votectl(load, &fd);
+    waitpid(pid, &status, 0);
+    close(fd);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pid = votectl(pull, &fd);
+    o = read_json_line(fd);
+    waitpid(pid, &status, 0);
+    close(fd);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "pulled")), 1200);
+    assert_true(json_integer_value(json_object_get(o, "per_s")) > 0);
+    json_decref(o);
+    assert_int_equal(natsConnection_ConnectTo(&nc, nats.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    assert_int_equal(js_GetStreamInfo(&si, js, "VOTES", NULL, NULL), NATS_OK);
+    assert_int_equal(si->State.Consumers, 0);
+    jsStreamInfo_Destroy(si);
+    /* More than the stream holds: an error after the wait, not a hang. */
+    pid = votectl(too_many, &fd);
+    waitpid(pid, &status, 0);
+    close(fd);
+    assert_int_equal(WEXITSTATUS(status), 1);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 static void test_votectl_usage(void **state)
 {
     char *argv[] = {"votectl", "frobnicate", NULL};
@@ -165,6 +206,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_votectl_sub_decodes_votecast),
         cmocka_unit_test(test_votectl_load_then_stats),
+        cmocka_unit_test(test_votectl_pull),
         cmocka_unit_test(test_votectl_usage),
     };
     int rc;
