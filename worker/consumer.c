@@ -26,9 +26,10 @@
 
 #include "lib/log/log.h"
 
-#define NS_PER_MS        1000000LL
-#define LINGER_MS        2
-#define ERR_LOG_EVERY_MS 10000
+#define NS_PER_MS         1000000LL
+#define LINGER_MS         2
+#define DELIVERED_WAIT_MS 1000
+#define ERR_LOG_EVERY_MS  10000
 
 struct consumer {
     struct consumer_opts opts;
@@ -38,6 +39,7 @@ struct consumer {
     natsSubscription *sub; /* core subscription on inbox */
     char inbox[64];
     char next_subj[96];
+    int prefetch_left; /* messages still due from the last prefetch */
     int64_t last_err_log_ms;
     int errs_since_log;
 };
@@ -320,21 +322,48 @@ static int sort_msg(natsMsg *m, natsMsgList *list)
     return GOT_MSG;
 }
 
-/* Leftovers first (they are ours until AckWait), then a no_wait request;
- * when nothing at all is there, one request that waits. */
+/* Waits for what the prefetch of the last round still owes: it ends with
+ * the whole batch, or with a status when the stream had fewer. */
+static natsStatus take_prefetched(struct consumer *c, natsMsgList *list,
+                                  int64_t deadline)
+{
+    natsStatus s = NATS_OK;
+    int64_t left;
+    natsMsg *m;
+
+    while (c->prefetch_left > 0 && list->Count < c->opts.batch) {
+        left = deadline - nats_Now();
+        if (left <= 0)
+            break;
+        s = natsSubscription_NextMsg(&m, c->sub, left);
+        if (s != NATS_OK)
+            break;
+        if (sort_msg(m, list) == GOT_MSG)
+            c->prefetch_left--;
+        else
+            c->prefetch_left = 0;
+    }
+    if (s != NATS_OK)
+        c->prefetch_left = 0;
+    return s == NATS_TIMEOUT ? NATS_OK : s;
+}
+
+/* The prefetch first, then leftovers (ours until AckWait), then a no_wait
+ * request; when nothing at all is there, one request that waits. After a
+ * full batch there is likely a backlog: ask for the next batch at once, so
+ * the server delivers it while this one is in Postgres. */
 static natsStatus pull(struct consumer *c, natsMsgList *list)
 {
     int64_t deadline = nats_Now() + c->opts.fetch_wait_ms, left;
     int waited = 0, got;
-    natsStatus s = NATS_OK;
+    natsStatus s = take_prefetched(c, list, deadline);
     natsMsg *m;
 
-    while (list->Count < c->opts.batch &&
+    while (s == NATS_OK && list->Count < c->opts.batch &&
            natsSubscription_NextMsg(&m, c->sub, 0) == NATS_OK)
         sort_msg(m, list);
-    if (list->Count == c->opts.batch)
-        return NATS_OK;
-    s = request_next(c, c->opts.batch - list->Count, 1, 0);
+    if (s == NATS_OK && list->Count < c->opts.batch)
+        s = request_next(c, c->opts.batch - list->Count, 1, 0);
     while (s == NATS_OK && list->Count < c->opts.batch) {
         left = deadline - nats_Now();
         if (left <= 0)
@@ -356,10 +385,28 @@ static natsStatus pull(struct consumer *c, natsMsgList *list)
         waited = 1; /* empty now: wait for the first ones to come */
         s = request_next(c, c->opts.batch, 0, left - 10);
     }
-    return s == NATS_TIMEOUT ? NATS_OK : s;
+    if (s == NATS_TIMEOUT)
+        s = NATS_OK;
+    if (s == NATS_OK && list->Count == c->opts.batch && !c->prefetch_left &&
+        request_next(c, c->opts.batch, 1, 0) == NATS_OK)
+        c->prefetch_left = c->opts.batch;
+    return s;
 }
 
-int consumer_fetch(struct consumer *c, natsMsgList *list)
+/* What is in the inbox or still due from the prefetch; no request. */
+static natsStatus pull_delivered(struct consumer *c, natsMsgList *list)
+{
+    natsStatus s = take_prefetched(c, list, nats_Now() + DELIVERED_WAIT_MS);
+    natsMsg *m;
+
+    while (s == NATS_OK && list->Count < c->opts.batch &&
+           natsSubscription_NextMsg(&m, c->sub, 0) == NATS_OK)
+        sort_msg(m, list);
+    return s;
+}
+
+static int fetch_with(struct consumer *c, natsMsgList *list,
+                      natsStatus (*how)(struct consumer *, natsMsgList *))
 {
     natsStatus s;
 
@@ -367,7 +414,7 @@ int consumer_fetch(struct consumer *c, natsMsgList *list)
     list->Msgs = calloc((size_t)c->opts.batch, sizeof(*list->Msgs));
     if (!list->Msgs)
         return -ENOMEM;
-    s = pull(c, list);
+    s = how(c, list);
     if (s == NATS_OK && list->Count > 0)
         return 0;
     natsMsgList_Destroy(list);
@@ -375,6 +422,16 @@ int consumer_fetch(struct consumer *c, natsMsgList *list)
         return -ETIMEDOUT;
     log_fetch_error(c, s);
     return -EIO;
+}
+
+int consumer_fetch(struct consumer *c, natsMsgList *list)
+{
+    return fetch_with(c, list, pull);
+}
+
+int consumer_fetch_delivered(struct consumer *c, natsMsgList *list)
+{
+    return fetch_with(c, list, pull_delivered);
 }
 
 /* Acknowledgements are publishes to the message's reply subject. */

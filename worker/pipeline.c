@@ -180,13 +180,15 @@ static void take(struct pipeline *p, struct batch *b, natsMsg *m)
         add(p->m.deadletters, 1);
 }
 
-/* Fetches and sorts a batch. 0, -ETIMEDOUT or -EIO. */
-static int fill(struct pipeline *p, struct batch *b)
+/* Fetches and sorts a batch; at shutdown (last), only what was delivered
+ * already. 0, -ETIMEDOUT or -EIO. */
+static int fill(struct pipeline *p, struct batch *b, int last)
 {
     int i, rc;
 
     b->n_held = 0;
-    rc = consumer_fetch(p->consumer, &b->list);
+    rc = last ? consumer_fetch_delivered(p->consumer, &b->list)
+              : consumer_fetch(p->consumer, &b->list);
     if (rc)
         return rc;
     observe(p->m.batch_size, b->list.Count);
@@ -304,7 +306,7 @@ int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop)
     int rc, done;
 
     refresh_lag(p);
-    rc = fill(p, next); /* while Postgres commits the batch in flight */
+    rc = fill(p, next, 0); /* while Postgres commits the batch in flight */
     done = finish(p, stop);
     if (rc)
         return done ? done : rc;
@@ -324,5 +326,11 @@ int pipeline_run(struct pipeline *p, volatile sig_atomic_t *stop)
             shutdown_sleep_ms(stop, NATS_ERROR_PAUSE_MS);
     }
     finish(p, stop); /* the batch in flight, committed and acked */
+    /* Messages the server sent ahead are applied and acked too, rather
+     * than left to wait out AckWait before another worker may have them. */
+    if (fill(p, &p->b[p->cur], 1) == 0) {
+        launch(p, &p->b[p->cur]);
+        finish(p, stop);
+    }
     return 0;
 }
