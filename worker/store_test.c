@@ -290,6 +290,17 @@ static void test_store_migrate_adopts_classic_table(void **state)
         assert_string_equal(PQgetvalue(r, 0, 1), "1");
         assert_string_equal(PQgetvalue(r, 1, 1), "2");
         PQclear(r);
+        /* The classic column, kept, compared byte by byte in its index. */
+        r = PQexec(c, "SELECT data_type, character_maximum_length,"
+                      " collation_name, is_nullable"
+                      " FROM information_schema.columns"
+                      " WHERE table_name = 'votes' AND column_name = 'id'");
+        assert_int_equal(PQntuples(r), 1);
+        assert_string_equal(PQgetvalue(r, 0, 0), "character varying");
+        assert_string_equal(PQgetvalue(r, 0, 1), "255");
+        assert_string_equal(PQgetvalue(r, 0, 2), "C");
+        assert_string_equal(PQgetvalue(r, 0, 3), "NO");
+        PQclear(r);
         PQfinish(c);
     }
 }
