@@ -310,7 +310,8 @@ static int cmd_load(const char *count, const char *prefix)
 #define PULL_BATCH 500
 
 /* Pulls n stored votes in batches of PULL_BATCH through a consumer of its
- * own and acks each one, as the worker does minus Postgres: how fast NATS
+ * own (natsSubscription_Fetch, one batch at a time) and acks each one: the
+ * NATS half of the worker's work without Postgres, to see how fast NATS
  * alone hands votes out on this machine. The consumer is deleted at the
  * end, and by the server after 30 s if votectl dies. Prints one JSON line. */
 static int cmd_pull(const char *count)

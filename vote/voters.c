@@ -53,7 +53,7 @@ struct voters {
     pthread_cond_t more, done;
     struct write *queue; /* ring; entry i is queue[i % VOTERS_QUEUE_MAX] */
     uint64_t queued, taken, written;
-    uint64_t full; /* writes refused on a full queue, not yet logged */
+    uint64_t full; /* writes refused on a full queue, for the writer's log */
     int closing;
     pthread_t writer;
     int writer_started;
@@ -266,21 +266,24 @@ int voters_record(struct voters *v, const char *voter, const char *option)
 }
 
 /* Sends queue entries [from, from + n) as one pipeline: all the HSETs in
- * one write, then their n replies. 0, -ENOTCONN while down, -EIO. The
- * entries stay in place until `written` moves past them. */
+ * one write, then their n replies. 0, -ENOTCONN while down, -EIO. Lost
+ * writes are counted before the pool is marked down, so whoever sees it
+ * down sees them counted. The entries stay in place until `written`
+ * moves past them. */
 static int send_batch(struct voters *v, uint64_t from, size_t n)
 {
     struct conn c;
-    redisReply *r;
-    size_t i, sent = 0;
+    redisReply *r = NULL;
+    size_t i, sent;
     int rc = acquire(v, &c);
 
     if (rc) {
+        count_errors(v, n);
         if (rc != -ENOTCONN)
             mark_down(v, c.gen, "connect failed");
         return rc == -ENOTCONN ? rc : -EIO;
     }
-    for (; sent < n; sent++) {
+    for (sent = 0; sent < n; sent++) {
         const struct write *w = &v->queue[(from + sent) % VOTERS_QUEUE_MAX];
 
         if (redisAppendCommand(c.rc, "HSET %s %s %s", VOTERS_KEY, w->voter,
@@ -288,14 +291,15 @@ static int send_batch(struct voters *v, uint64_t from, size_t n)
             break;
     }
     for (i = 0; i < sent; i++) {
-        r = NULL;
         if (redisGetReply(c.rc, (void **)&r) != REDIS_OK || !r ||
             r->type == REDIS_REPLY_ERROR)
             break;
         freeReplyObject(r);
+        r = NULL;
     }
     if (i < n) {
         freeReplyObject(r);
+        count_errors(v, n);
         fail(v, &c);
         return -EIO;
     }
@@ -303,19 +307,22 @@ static int send_batch(struct voters *v, uint64_t from, size_t n)
     return 0;
 }
 
-static void log_lost(uint64_t n, int rc, uint64_t full, int64_t *last_full)
+/* Logs a failed batch, and refusals on a full queue (*full, summed until
+ * logged) at most once per FULL_LOG_MS. */
+static void log_lost(uint64_t n, int rc, uint64_t *full, int64_t *last_full)
 {
     if (rc)
         log_warn("redis_write_failed",
                  "\"votes\":%llu,\"error\":\"%s\",\"note\":\"votes "
                  "acknowledged anyway\"",
                  (unsigned long long)n, strerror(-rc));
-    if (full && mono_ms() - *last_full >= FULL_LOG_MS) {
+    if (*full && mono_ms() - *last_full >= FULL_LOG_MS) {
         *last_full = mono_ms();
         log_warn("redis_queue_full",
                  "\"votes\":%llu,\"queue\":%d,\"note\":\"votes acknowledged "
                  "anyway, not recorded in Redis\"",
-                 (unsigned long long)full, VOTERS_QUEUE_MAX);
+                 (unsigned long long)*full, VOTERS_QUEUE_MAX);
+        *full = 0;
     }
 }
 
@@ -325,7 +332,7 @@ static void *writer_main(void *arg)
 {
     struct voters *v = arg;
     int64_t last_full = 0;
-    uint64_t from, full;
+    uint64_t from, full = 0;
     size_t n;
     int rc;
 
@@ -340,14 +347,12 @@ static void *writer_main(void *arg)
         if (n > WRITE_BATCH)
             n = WRITE_BATCH;
         v->taken += n;
-        full = v->full;
+        full += v->full;
         v->full = 0;
         pthread_mutex_unlock(&v->qmu);
 
         rc = n ? send_batch(v, from, n) : 0;
-        if (rc)
-            count_errors(v, n);
-        log_lost(rc ? n : 0, rc == -ENOTCONN ? 0 : rc, full, &last_full);
+        log_lost(rc ? n : 0, rc == -ENOTCONN ? 0 : rc, &full, &last_full);
 
         pthread_mutex_lock(&v->qmu);
         v->written += n;

@@ -39,7 +39,8 @@ struct consumer {
     natsSubscription *sub; /* core subscription on inbox */
     char inbox[64];
     char next_subj[96];
-    int prefetch_left; /* messages still due from the last prefetch */
+    int prefetch_left;     /* messages still due from the last prefetch */
+    int64_t waiting_until; /* when the last waiting request expires */
     int64_t last_err_log_ms;
     int errs_since_log;
 };
@@ -138,15 +139,16 @@ static void consumer_config(const struct consumer *c, jsConsumerConfig *cc)
     cc->DeliverPolicy = js_DeliverAll;
 }
 
-/* An existing consumer is kept, but a MaxAckPending below one batch would
- * throttle every fetch to ~10k msgs/s (trap 2): raise it. */
+/* An existing consumer is kept, but a MaxAckPending below three batches
+ * (one in Postgres, one being filled, one prefetched) would throttle every
+ * fetch (trap 2): raise it. */
 static int check_existing(struct consumer *c, jsConsumerInfo *ci)
 {
     jsConsumerInfo *up = NULL;
     jsErrCode jerr = 0;
     natsStatus s;
 
-    if (ci->Config->MaxAckPending >= c->opts.batch)
+    if (ci->Config->MaxAckPending >= 3LL * c->opts.batch)
         return 0;
     log_warn("consumer_max_ack_pending_low", "\"was\":%lld,\"now\":%lld",
              (long long)ci->Config->MaxAckPending,
@@ -258,11 +260,14 @@ int consumer_open(struct consumer **out, const struct consumer_opts *o)
     return 0;
 }
 
+static void nak_leftovers(struct consumer *c);
+
 void consumer_close(struct consumer *c)
 {
     if (!c)
         return;
     if (c->nc) {
+        nak_leftovers(c);
         natsConnection_FlushTimeout(c->nc, 2000); /* pending acks */
         natsConnection_Close(c->nc); /* trap 5: close before destroy */
     }
@@ -294,12 +299,14 @@ static natsStatus request_next(struct consumer *c, int n, int no_wait,
     char body[96];
     int len;
 
-    if (no_wait)
+    if (no_wait) {
         len =
             snprintf(body, sizeof(body), "{\"batch\":%d,\"no_wait\":true}", n);
-    else
+    } else {
         len = snprintf(body, sizeof(body), "{\"batch\":%d,\"expires\":%lld}", n,
                        (long long)wait_ms * NS_PER_MS);
+        c->waiting_until = nats_Now() + wait_ms;
+    }
     return natsConnection_PublishRequest(c->nc, c->next_subj, c->inbox, body,
                                          len);
 }
@@ -362,7 +369,8 @@ static natsStatus pull(struct consumer *c, natsMsgList *list)
     while (s == NATS_OK && list->Count < c->opts.batch &&
            natsSubscription_NextMsg(&m, c->sub, 0) == NATS_OK)
         sort_msg(m, list);
-    if (s == NATS_OK && list->Count < c->opts.batch)
+    /* (A prefetch still due means the deadline passed: nothing more.) */
+    if (s == NATS_OK && list->Count < c->opts.batch && !c->prefetch_left)
         s = request_next(c, c->opts.batch - list->Count, 1, 0);
     while (s == NATS_OK && list->Count < c->opts.batch) {
         left = deadline - nats_Now();
@@ -393,15 +401,21 @@ static natsStatus pull(struct consumer *c, natsMsgList *list)
     return s;
 }
 
-/* What is in the inbox or still due from the prefetch; no request. */
+/* What is in the inbox, still due from the prefetch, or may still come
+ * for a waiting request until it expires; sends no request. */
 static natsStatus pull_delivered(struct consumer *c, natsMsgList *list)
 {
     natsStatus s = take_prefetched(c, list, nats_Now() + DELIVERED_WAIT_MS);
+    int64_t left;
     natsMsg *m;
 
-    while (s == NATS_OK && list->Count < c->opts.batch &&
-           natsSubscription_NextMsg(&m, c->sub, 0) == NATS_OK)
+    while (s == NATS_OK && list->Count < c->opts.batch) {
+        left = c->waiting_until - nats_Now();
+        if (natsSubscription_NextMsg(&m, c->sub, left > 0 ? left : 0) !=
+            NATS_OK)
+            break;
         sort_msg(m, list);
+    }
     return s;
 }
 
@@ -444,6 +458,19 @@ static int reply(struct consumer *c, natsMsg *m, const char *what)
     return natsConnection_Publish(c->nc, to, what, (int)strlen(what)) == NATS_OK
                ? 0
                : -EIO;
+}
+
+/* Whatever is still in the inbox at close goes back at once (NAK) rather
+ * than after AckWait. */
+static void nak_leftovers(struct consumer *c)
+{
+    natsMsg *m;
+
+    while (natsSubscription_NextMsg(&m, c->sub, 0) == NATS_OK) {
+        if (natsMsg_GetDataLength(m) > 0)
+            reply(c, m, "-NAK");
+        natsMsg_Destroy(m);
+    }
 }
 
 int consumer_ack(struct consumer *c, natsMsg *m)

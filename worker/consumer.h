@@ -44,10 +44,11 @@ int consumer_open(struct consumer **out, const struct consumer_opts *o);
  * errors (logged, rate-limited). */
 int consumer_fetch(struct consumer *c, natsMsgList *list);
 
-/* At shutdown: up to opts.batch of the messages already delivered to us
- * and not yet fetched (a full batch asks the server for the next one at
- * once), waiting up to 1 s for those still on their way; asks for no
- * more. 0 with list->Count > 0, -ETIMEDOUT when there are none. */
+/* At shutdown: up to opts.batch of the messages delivered to us and not
+ * yet fetched (a full batch asks the server for the next one at once),
+ * waiting for those still on their way (up to 1 s, or until the last
+ * waiting request expires); asks for no more. 0 with list->Count > 0,
+ * -ETIMEDOUT when there are none. Call until -ETIMEDOUT. */
 int consumer_fetch_delivered(struct consumer *c, natsMsgList *list);
 
 /* Acks (after the commit), hands back for redelivery (Nak), or asks for

@@ -53,7 +53,7 @@ static int start_http(struct worker *w)
 {
     snprintf(w->listen, sizeof(w->listen), "%u", w->cfg.http_port);
     w->http_opts.listen = w->listen;
-    w->http_opts.threads = 4;
+    w->http_opts.threads = 8; /* probes and scrapes, keep-alive included */
     w->http_opts.metrics = w->metrics;
     w->http_opts.ready = ready;
     w->http_opts.ready_arg = w;

@@ -328,9 +328,10 @@ int pipeline_run(struct pipeline *p, volatile sig_atomic_t *stop)
     finish(p, stop); /* the batch in flight, committed and acked */
     /* Messages the server sent ahead are applied and acked too, rather
      * than left to wait out AckWait before another worker may have them. */
-    if (fill(p, &p->b[p->cur], 1) == 0) {
+    while (fill(p, &p->b[p->cur], 1) == 0) {
         launch(p, &p->b[p->cur]);
-        finish(p, stop);
+        if (finish(p, stop))
+            break; /* Postgres down: handed back (NAK) */
     }
     return 0;
 }

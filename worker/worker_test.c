@@ -245,12 +245,51 @@ static void test_worker_probes_and_config(void **state)
     assert_int_equal(WEXITSTATUS(status), 2);
 }
 
+/* SIGTERM while votes trickle in: what the server already sent the worker
+ * is applied and acked before it exits, nothing is left waiting out
+ * AckWait, and the votes sent after it stopped wait for the next worker. */
+static void test_worker_sigterm_while_votes_trickle(void **state)
+{
+    struct tk_nats t;
+    jsConsumerInfo *ci = NULL;
+    uint16_t port = fixture_free_port();
+    char voter[16];
+    pid_t pid;
+    int status, i;
+
+    truncate_tables();
+    assert_int_equal(tk_nats_open(&t, nats.url), 0);
+    pid = spawn_worker(port, NULL, NULL);
+    assert_int_equal(tk_publish(&t, "first", "a", NULL), 0);
+    assert_int_equal(tk_publish_wait(&t), 0);
+    assert_int_equal(tk_wait_rows(pg.url, 1, 10000), 0); /* idle, pulling */
+    kill(pid, SIGTERM);
+    for (i = 0; i < 30; i++) {
+        snprintf(voter, sizeof(voter), "late%d", i);
+        assert_int_equal(tk_publish(&t, voter, i % 2 ? "a" : "b", NULL), 0);
+        assert_int_equal(tk_publish_wait(&t), 0);
+        sleep_ms(10);
+    }
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(
+        js_GetConsumerInfo(&ci, t.js, "VOTES", "worker", NULL, NULL), NATS_OK);
+    assert_int_equal(ci->NumAckPending, 0);
+    jsConsumerInfo_Destroy(ci);
+    pid = spawn_worker(port, NULL, NULL);
+    assert_int_equal(tk_wait_rows(pg.url, 31, 10000), 0);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    tk_nats_close(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_worker_kill9_mid_batch, reset),
         cmocka_unit_test_setup(test_worker_sigterm_drains_and_keeps_consumer,
                                reset),
+        cmocka_unit_test_setup(test_worker_sigterm_while_votes_trickle, reset),
         cmocka_unit_test(test_worker_probes_and_config),
     };
 

@@ -22,8 +22,9 @@ static int is_head(struct mg_connection *c)
 /* How long an idle keep-alive connection stays open, and the hint sent
  * to clients: node and undici close their idle sockets a second before
  * the hint, so they never send on a socket the server is closing (with
- * civetweb's silent 500 ms, 1-3 requests in 10,000 failed ECONNRESET). */
-#define KEEP_ALIVE_S "5"
+ * civetweb's silent 500 ms, 1-3 requests in 10,000 failed ECONNRESET).
+ * Short, as civetweb holds a thread for each open connection. */
+#define KEEP_ALIVE_S "2"
 
 /* Sends status, headers and body with one write: civetweb's
  * mg_response_header_*() make one send() a header line, and with

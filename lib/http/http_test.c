@@ -131,7 +131,7 @@ static void test_http_keep_alive(void **state)
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     healthz_on(fd, buf, sizeof(buf));
     assert_non_null(strstr(buf, "HTTP/1.1 200"));
-    assert_non_null(strstr(buf, "\r\nKeep-Alive: timeout=5\r\n"));
+    assert_non_null(strstr(buf, "\r\nKeep-Alive: timeout=2\r\n"));
     nanosleep(&(struct timespec){1, 200000000}, NULL);
     buf[0] = '\0';
     healthz_on(fd, buf, sizeof(buf));
