@@ -1,13 +1,16 @@
 /* bus.c - JetStream publishing with per-request completion; see bus.h.
  *
  * A caller puts a waiter, keyed by its natsMsg pointer, into a small
- * locked table, publishes, and sleeps on the waiter's condition. The
- * AckHandler (on the library's reply thread) unlinks the waiter of the
- * message it got, fills in the result and wakes the caller. A message
- * stays allocated until the handler destroys it, so a key is never reused
- * while its waiter is linked; a caller that gives up unlinks its waiter and
- * the late PubAck finds nobody. `outstanding` counts messages the library
- * holds for us; it reaches 0 only when the handler can no longer run. */
+ * locked table, publishes, and sleeps on the waiter's own lock and
+ * condition. The AckHandler (on the library's reply thread) unlinks the
+ * waiter of the message it got, then fills in the result and wakes the
+ * caller under the waiter's lock: a woken caller contends with nobody for
+ * the table lock. Whoever unlinks a waiter completes it; a caller that
+ * gives up and finds itself already unlinked waits for that completion, so
+ * a waiter leaves only once nothing will touch it. A message stays
+ * allocated until the handler destroys it, so a key is never reused while
+ * its waiter is linked. `outstanding` counts messages the library holds
+ * for us; it reaches 0 only when the handler can no longer run. */
 #include "vote/bus.h"
 
 #include <errno.h>
@@ -33,10 +36,12 @@
 static const struct retry_policy RECONNECT = {100, 2000, 0};
 
 /* A caller waiting for the PubAck of msg; on the caller's stack, linked
- * into the table only while the caller waits. Fields are under bus.mu. */
+ * into the table only while the caller waits. msg and next are under
+ * bus.mu, the rest under mu. */
 struct waiter {
     natsMsg *msg;
     struct waiter *next;
+    pthread_mutex_t mu;
     pthread_cond_t cond;
     int done;
     int err; /* 0 or -errno */
@@ -108,6 +113,18 @@ static int ack_errno(const jsPubAckErr *pae)
     return -EIO;
 }
 
+/* Hands w its result and wakes its caller; w is unlinked already. */
+static void complete(struct waiter *w, int err, const struct bus_ack *ack)
+{
+    pthread_mutex_lock(&w->mu);
+    w->err = err;
+    if (ack)
+        w->ack = *ack;
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
                    void *closure)
 {
@@ -118,17 +135,25 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
         atomic_store(&b->stream_ok, 0);
     pthread_mutex_lock(&b->mu);
     w = unlink_waiter(b, msg);
-    if (w) {
-        w->done = 1;
-        w->err = pa ? 0 : ack_errno(pae);
-        w->ack.seq = pa ? pa->Sequence : 0;
-        w->ack.duplicate = pa ? pa->Duplicate : 0;
-        w->ack.err_code = pae ? (int)pae->ErrCode : 0;
-        pthread_cond_signal(&w->cond);
-    }
     set_outstanding(b, -1); /* last touch of b */
     pthread_mutex_unlock(&b->mu);
+    if (w) {
+        struct bus_ack ack = {.seq = pa ? pa->Sequence : 0,
+                              .duplicate = pa ? pa->Duplicate : 0,
+                              .err_code = pae ? (int)pae->ErrCode : 0};
+
+        complete(w, pa ? 0 : ack_errno(pae), &ack);
+    }
     natsMsg_Destroy(msg);
+}
+
+/* For a waiter someone else unlinked: until they are done with it. */
+static void await_done(struct waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->mu);
+    pthread_mutex_unlock(&w->mu);
 }
 
 /* Sleeps until the handler completes w or wait_ms pass. */
@@ -136,20 +161,25 @@ static int wait_ack(struct bus *b, struct waiter *w, unsigned wait_ms,
                     struct bus_ack *ack)
 {
     struct timespec dl = mono_deadline(wait_ms);
-    int rc;
+    int rc, linked;
 
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&w->mu);
     while (!w->done)
-        if (pthread_cond_timedwait(&w->cond, &b->mu, &dl) == ETIMEDOUT)
+        if (pthread_cond_timedwait(&w->cond, &w->mu, &dl) == ETIMEDOUT)
             break;
-    if (w->done) {
-        rc = w->err;
-        *ack = w->ack;
-    } else {
-        unlink_waiter(b, w->msg);
-        rc = -ETIMEDOUT;
+    if (!w->done) {
+        pthread_mutex_unlock(&w->mu);
+        pthread_mutex_lock(&b->mu);
+        linked = unlink_waiter(b, w->msg) != NULL;
+        pthread_mutex_unlock(&b->mu);
+        if (linked)
+            return -ETIMEDOUT;
+        await_done(w); /* being completed right now */
+        pthread_mutex_lock(&w->mu);
     }
-    pthread_mutex_unlock(&b->mu);
+    rc = w->err;
+    *ack = w->ack;
+    pthread_mutex_unlock(&w->mu);
     return rc;
 }
 
@@ -172,6 +202,7 @@ static int send_msg(struct bus *b, struct waiter *w, natsMsg *m,
 {
     jsPubOptions po;
     natsStatus s;
+    int linked;
 
     /* No po.MaxWait: with it nats.c arms a timer per message, and its
      * shared timer lock cost ~20% of the throughput. Our own wait_ack()
@@ -196,9 +227,11 @@ static int send_msg(struct bus *b, struct waiter *w, natsMsg *m,
         return 0;
     }
     pthread_mutex_lock(&b->mu);
-    unlink_waiter(b, w->msg);
+    linked = unlink_waiter(b, w->msg) != NULL;
     set_outstanding(b, -1);
     pthread_mutex_unlock(&b->mu);
+    if (!linked) /* fail_waiters() took it: let it finish with w */
+        await_done(w);
     natsMsg_Destroy(m);
     if (s == NATS_TIMEOUT)
         return -EAGAIN; /* the library's own stall: not sent */
@@ -219,11 +252,13 @@ static int publish_once(struct bus *b, const char *subject, const void *data,
         return -ENOMEM;
     }
     memset(&w, 0, sizeof(w));
+    pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cond, &b->mono);
     rc = send_msg(b, &w, m, wait_ms);
     if (rc == 0)
         rc = wait_ack(b, &w, wait_ms, ack);
     pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }
 
@@ -352,19 +387,22 @@ static void on_connected(natsConnection *nc, void *arg)
  * 503 never claims the vote was not stored, and the client can retry. */
 static void fail_waiters(struct bus *b)
 {
-    struct waiter *w;
+    struct waiter *w, *unlinked = NULL;
     size_t i;
 
     pthread_mutex_lock(&b->mu);
     for (i = 0; i < N_BUCKETS; i++) {
         while ((w = b->table[i]) != NULL) {
             b->table[i] = w->next;
-            w->done = 1;
-            w->err = -ENOTCONN;
-            pthread_cond_signal(&w->cond);
+            w->next = unlinked;
+            unlinked = w;
         }
     }
     pthread_mutex_unlock(&b->mu);
+    while ((w = unlinked) != NULL) {
+        unlinked = w->next; /* before complete(): then w may be gone */
+        complete(w, -ENOTCONN, NULL);
+    }
 }
 
 /* Messages sent before the connection dropped will never get a PubAck:
