@@ -19,6 +19,7 @@
 
 #define LAG_EVERY_MS        2000
 #define NATS_ERROR_PAUSE_MS 200
+#define MIN_CYCLE_MS        10
 
 struct pipeline_metrics {
     struct metric *batch_size, *batch_seconds, *applied, *acked;
@@ -44,6 +45,9 @@ struct pipeline {
     struct batch *inflight; /* sent to Postgres, not yet waited */
     int cur;                /* b[cur] is the one to fill next */
     int ack_wait_ms;
+    int batch;
+    int last_full;        /* the last fill took a whole batch */
+    int64_t last_fill_ms; /* when it started */
     int64_t last_lag_ms;
     unsigned seed;
     int pg_up; /* __atomic: read by /readyz */
@@ -123,6 +127,7 @@ int pipeline_new(struct pipeline **out, struct consumer *c, struct store *s,
     p->consumer = c;
     p->store = s;
     p->ack_wait_ms = ack_wait_ms;
+    p->batch = batch;
     p->seed = (unsigned)time(NULL) ^ (unsigned)(size_t)p;
     p->pg_up = 1;
     *out = p;
@@ -300,13 +305,29 @@ static void refresh_lag(struct pipeline *p)
     }
 }
 
+/* Under a steady trickle each fill would take the handful of votes that
+ * came during the last commit, and a batch of 20 costs Postgres, NATS and
+ * result (one statement, commit and NOTIFY each) nearly what a batch of
+ * 500 does. So unless the last batch was full, fills start at least
+ * MIN_CYCLE_MS apart: a vote waits at most that much longer. */
+static void pace(struct pipeline *p, volatile sig_atomic_t *stop)
+{
+    int64_t now = nats_Now(), wait = p->last_fill_ms + MIN_CYCLE_MS - now;
+
+    if (!p->last_full && wait > 0)
+        shutdown_sleep_ms(stop, (unsigned)wait);
+    p->last_fill_ms = nats_Now();
+}
+
 int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop)
 {
     struct batch *next = &p->b[p->cur];
     int rc, done;
 
     refresh_lag(p);
+    pace(p, stop);
     rc = fill(p, next, 0); /* while Postgres commits the batch in flight */
+    p->last_full = rc == 0 && next->list.Count == p->batch;
     done = finish(p, stop);
     if (rc)
         return done ? done : rc;
