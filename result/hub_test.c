@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "result/hub.h"
+#include "lib/mono/mono.h"
 #include "result/wstest.h"
 
 #define MANY 50
@@ -75,7 +76,7 @@ static void fake_set_block(struct fake *f, int block)
 /* Waits up to ms for the fake's last frame to be `want`. */
 static int fake_wait_last(struct fake *f, const char *want, unsigned ms)
 {
-    uint64_t end = wstest_now_ms() + ms;
+    int64_t end = mono_ms() + ms;
     struct timespec tick = {0, 1000000L};
     int ok;
 
@@ -83,7 +84,7 @@ static int fake_wait_last(struct fake *f, const char *want, unsigned ms)
         pthread_mutex_lock(&f->mu);
         ok = strcmp(f->last, want) == 0;
         pthread_mutex_unlock(&f->mu);
-        if (ok || wstest_now_ms() >= end)
+        if (ok || mono_ms() >= end)
             return ok ? 0 : -ETIMEDOUT;
         nanosleep(&tick, NULL);
     }

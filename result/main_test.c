@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "result/pgtest.h"
+#include "lib/mono/mono.h"
 #include "result/wstest.h"
 #include "tests/fixture/fixture.h"
 
@@ -47,12 +48,12 @@ static pid_t spawn(char *const *env, const char *arg)
 /* Exit status of pid within ms, or -ETIMEDOUT (then killed). */
 static int wait_exit(pid_t pid, unsigned ms)
 {
-    uint64_t end = wstest_now_ms() + ms;
+    int64_t end = mono_ms() + ms;
     struct timespec tick = {0, 10 * 1000000L};
     int status;
 
     while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (wstest_now_ms() > end) {
+        if (mono_ms() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -ETIMEDOUT;
@@ -83,12 +84,12 @@ static int get(const char *path, char *body, size_t n)
 
 static int wait_status(const char *path, int want, unsigned ms)
 {
-    uint64_t end = wstest_now_ms() + ms;
+    int64_t end = mono_ms() + ms;
     struct timespec tick = {0, 50 * 1000000L};
     char body[512];
 
     while (get(path, body, sizeof(body)) != want) {
-        if (wstest_now_ms() > end)
+        if (mono_ms() > end)
             return -ETIMEDOUT;
         nanosleep(&tick, NULL);
     }
@@ -167,16 +168,15 @@ static void test_main_batch_pushed_within_1s(void **state)
 {
     struct wstest w;
     char body[512];
-    uint64_t t0;
+    int64_t t0;
 
     assert_int_equal(wstest_open(&w, port, WS), 0);
     assert_int_equal(wstest_wait_total(&w, 0, 1000), 0);
     assert_int_equal(pgtest_schema(pg.url), 0);
-    t0 = wstest_now_ms();
+    t0 = mono_ms();
     assert_int_equal(pgtest_batch(pg.url, 2, 1, 1), 0);
     assert_int_equal(wstest_wait_total(&w, 3, 1000), 0);
-    print_message("commit -> frame: %lu ms\n",
-                  (unsigned long)(wstest_now_ms() - t0));
+    print_message("commit -> frame: %lu ms\n", (unsigned long)(mono_ms() - t0));
     assert_non_null(strstr(w.last, "{\"id\":\"a\",\"label\":\"Cats\","
                                    "\"votes\":2}"));
     assert_int_equal(get("/api/results", body, sizeof(body)), 200);
@@ -187,19 +187,19 @@ static void test_main_batch_pushed_within_1s(void **state)
 static void test_main_many_clients_updated(void **state)
 {
     static struct wstest w[MANY];
-    uint64_t t0;
+    int64_t t0;
     int i;
 
     for (i = 0; i < MANY; i++)
         assert_int_equal(wstest_open(&w[i], port, WS), 0);
     for (i = 0; i < MANY; i++)
         assert_int_equal(wstest_wait_total(&w[i], 3, 2000), 0);
-    t0 = wstest_now_ms();
+    t0 = mono_ms();
     assert_int_equal(pgtest_batch(pg.url, 1, 0, 1), 0);
     for (i = 0; i < MANY; i++)
         assert_int_equal(wstest_wait_total(&w[i], 4, 1000), 0);
     print_message("%d clients updated in %lu ms\n", MANY,
-                  (unsigned long)(wstest_now_ms() - t0));
+                  (unsigned long)(mono_ms() - t0));
     for (i = 0; i < MANY; i++)
         wstest_close(&w[i]);
 }
@@ -224,14 +224,14 @@ static void test_main_postgres_restart(void **state)
 static void test_main_sigterm_closes_clients(void **state)
 {
     struct wstest w[3];
-    uint64_t t0;
+    int64_t t0;
     int i;
 
     for (i = 0; i < 3; i++) {
         assert_int_equal(wstest_open(&w[i], port, WS), 0);
         assert_int_equal(wstest_wait_total(&w[i], 6, 1000), 0);
     }
-    t0 = wstest_now_ms();
+    t0 = mono_ms();
     kill(server, SIGTERM);
     for (i = 0; i < 3; i++) {
         assert_int_equal(wstest_wait_closed(&w[i], 5000), 0);
@@ -239,8 +239,7 @@ static void test_main_sigterm_closes_clients(void **state)
     }
     assert_int_equal(wait_exit(server, 10000), 0);
     server = 0;
-    print_message("SIGTERM -> exit: %lu ms\n",
-                  (unsigned long)(wstest_now_ms() - t0));
+    print_message("SIGTERM -> exit: %lu ms\n", (unsigned long)(mono_ms() - t0));
     for (i = 0; i < 3; i++)
         wstest_close(&w[i]);
 }

@@ -13,13 +13,7 @@
 
 #include <civetweb.h>
 
-uint64_t wstest_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#include "lib/mono/mono.h"
 
 static long long parse_total(const char *s)
 {
@@ -62,12 +56,16 @@ static void on_close(const struct mg_connection *c, void *arg)
 
 int wstest_open(struct wstest *w, uint16_t port, const char *path)
 {
+    pthread_condattr_t ca;
     char ebuf[128];
 
     memset(w, 0, sizeof(*w));
     w->total = -1;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* mono_deadline() */
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
     w->conn =
         mg_connect_websocket_client("127.0.0.1", port, 0, ebuf, sizeof(ebuf),
                                     path, NULL, on_data, on_close, w);
@@ -78,16 +76,9 @@ int wstest_open(struct wstest *w, uint16_t port, const char *path)
 static int wait_for(struct wstest *w, int (*pred)(struct wstest *, long long),
                     long long arg, unsigned timeout_ms)
 {
-    struct timespec dl;
+    struct timespec dl = mono_deadline(timeout_ms);
     int rc = 0;
 
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&w->mu);
     while (!pred(w, arg) && rc == 0)
         rc = pthread_cond_timedwait(&w->cv, &w->mu, &dl);

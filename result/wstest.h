@@ -37,7 +37,4 @@ void wstest_close(struct wstest *w);
 /* A handshaken socket that will never be read; -errno on failure. */
 int wstest_raw_open(uint16_t port, const char *path, int rcvbuf);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-uint64_t wstest_now_ms(void);
-
 #endif
