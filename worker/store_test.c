@@ -16,6 +16,7 @@
 
 #include "tests/fixture/fixture.h"
 #include "worker/store.h"
+#include "worker/testkit.h"
 
 #define VOTERS  1000
 #define BATCHES 150
@@ -31,20 +32,6 @@ static struct store *open_store(const char *conninfo)
 
     assert_int_equal(store_open(&s, keys, vals, BATCH), 0);
     return s;
-}
-
-static long query_long(const char *sql)
-{
-    PGconn *c = PQconnectdb(pg.url);
-    PGresult *r = PQexec(c, sql);
-    long v = -1;
-
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-        !PQgetisnull(r, 0, 0))
-        v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    PQfinish(c);
-    return v;
 }
 
 static void exec_sql(const char *conninfo, const char *sql)
@@ -65,12 +52,13 @@ static long tally(const char *option)
     snprintf(sql, sizeof(sql),
              "SELECT coalesce(sum(count), 0) FROM tallies WHERE vote = '%s'",
              option);
-    return query_long(sql);
+    return tk_pg_long(pg.url, sql);
 }
 
 static long tally_diff(void)
 {
-    return query_long(
+    return tk_pg_long(
+        pg.url,
         "SELECT count(*) FROM tallies t FULL JOIN"
         " (SELECT vote, count(*) AS n FROM votes GROUP BY vote) g"
         " ON g.vote = t.vote WHERE coalesce(t.count, 0) <> coalesce(g.n, 0)");
@@ -193,7 +181,7 @@ static void test_store_replay_changes_nothing(void **state)
     assert_int_equal(changed, 0);
     assert_int_equal(tally("a"), 2);
     assert_int_equal(tally("b"), 1);
-    assert_int_equal(query_long("SELECT count(*) FROM votes"), 3);
+    assert_int_equal(tk_pg_long(pg.url, "SELECT count(*) FROM votes"), 3);
     assert_int_equal(tally_diff(), 0);
     store_close(s);
 }
@@ -252,7 +240,7 @@ static void test_store_two_writers_exact(void **state)
         snprintf(voter, sizeof(voter), "v%d", i);
         assert_int_equal(vote_of(voter, buf, sizeof(buf))[0], expect[i]);
     }
-    assert_int_equal(query_long("SELECT count(*) FROM votes"), VOTERS);
+    assert_int_equal(tk_pg_long(pg.url, "SELECT count(*) FROM votes"), VOTERS);
     assert_int_equal(tally_diff(), 0);
     assert_int_equal(tally("a") + tally("b"), VOTERS);
     fprintf(stderr, "two writers: %d + %d retries\n", w[0].retries,
