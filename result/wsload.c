@@ -37,6 +37,8 @@
 
 #include <libpq-fe.h>
 
+#include "lib/mono/mono.h"
+
 #define BUF_SIZE    8192
 #define MAX_CLIENTS 60000
 #define MAX_SAMPLES (16u << 20)
@@ -65,16 +67,8 @@ struct load {
     uint64_t *ack_ms;  /* [changes]: when each commit returned */
     uint32_t *seen_ms; /* [clients * changes]: first frame showing it */
     volatile int driver_done, started;
-    uint64_t t0;
+    int64_t t0;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static uint64_t wall_ms(void)
 {
@@ -152,7 +146,7 @@ static void record_text(struct load *l, struct client *c, const char *p,
         upto = l->changes;
     for (k = c->seen; k < upto; k++)
         l->seen_ms[(size_t)(c - l->clients) * l->changes + k] =
-            (uint32_t)(now_ms() - l->t0) + 1; /* 0: not seen */
+            (uint32_t)(mono_ms() - l->t0) + 1; /* 0: not seen */
     if (upto > c->seen)
         c->seen = upto;
 }
@@ -289,7 +283,7 @@ static void *driver_main(void *arg)
                        " ON CONFLICT (vote) DO UPDATE"
                        " SET count = tallies.count + 1;"
                        " NOTIFY votes_changed; COMMIT");
-        l->ack_ms[k] = now_ms() - l->t0;
+        l->ack_ms[k] = mono_ms() - l->t0;
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             fprintf(stderr, "wsload: %s", PQerrorMessage(pg));
         PQclear(r);
@@ -428,7 +422,7 @@ static void raise_nofile(void)
 /* Connects everyone, then waits up to 10 s for the first snapshots. */
 static uint64_t connect_all(struct load *l)
 {
-    uint64_t t = now_ms(), end;
+    int64_t t = mono_ms(), end;
     unsigned i;
 
     for (i = 0; i < l->nclients; i++) {
@@ -439,17 +433,17 @@ static uint64_t connect_all(struct load *l)
         if (i % 64 == 63)
             poll_once(l, 0);
     }
-    end = now_ms() + 10000;
-    while (l->first_frames < l->nclients - l->failed && now_ms() < end)
+    end = mono_ms() + 10000;
+    while (l->first_frames < l->nclients - l->failed && mono_ms() < end)
         poll_once(l, 50);
-    return now_ms() - t;
+    return mono_ms() - t;
 }
 
 static void run_changes(struct load *l)
 {
     PGconn *pg = PQconnectdb(l->pg);
     pthread_t driver;
-    uint64_t end;
+    int64_t end;
 
     l->base = read_total(pg);
     PQfinish(pg);
@@ -464,8 +458,8 @@ static void run_changes(struct load *l)
     while (!__atomic_load_n(&l->driver_done, __ATOMIC_ACQUIRE))
         poll_once(l, 20);
     pthread_join(driver, NULL);
-    end = now_ms() + 2000; /* the last frames */
-    while (now_ms() < end)
+    end = mono_ms() + 2000; /* the last frames */
+    while (mono_ms() < end)
         poll_once(l, 20);
 }
 
@@ -476,7 +470,8 @@ int main(int argc, char **argv)
                      .port = 5000,
                      .nclients = 1,
                      .rate = 100};
-    uint64_t connect_ms, end;
+    uint64_t connect_ms;
+    int64_t end;
     unsigned i;
 
     if (parse_args(&l, argc, argv)) {
@@ -490,12 +485,12 @@ int main(int argc, char **argv)
         return 1;
     if (l.frames_out)
         l.out = fopen(l.frames_out, "w");
-    l.t0 = now_ms();
+    l.t0 = mono_ms();
     connect_ms = connect_all(&l);
     if (l.pg)
         run_changes(&l);
-    end = now_ms() + (uint64_t)l.duration_s * 1000u;
-    while (now_ms() < end)
+    end = mono_ms() + (int64_t)l.duration_s * 1000;
+    while (mono_ms() < end)
         poll_once(&l, 50);
     print_report(&l, connect_ms);
     for (i = 0; i < l.nclients; i++) {

@@ -21,25 +21,11 @@
 #include <cmocka.h>
 #include <nats/nats.h>
 
+#include "lib/mono/mono.h"
 #include "tests/fixture/fixture.h"
 #include "vote/testhttp.h"
 
 #define BIN "vote/vote"
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Runs BIN with args and extra env ("NAME=value", NULL-terminated), its
  * output to log. */
@@ -65,13 +51,13 @@ static pid_t spawn(char *const args[], const char *const env[], const char *log)
 /* Waits for pid at most ms; its exit code, or -1 (then killed). */
 static int wait_exit(pid_t pid, unsigned ms)
 {
-    int64_t end = now_ms() + ms;
+    int64_t end = mono_ms() + ms;
     int status;
 
-    while (now_ms() < end) {
+    while (mono_ms() < end) {
         if (waitpid(pid, &status, WNOHANG) == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-        sleep_ms(20);
+        mono_sleep_ms(20);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -119,12 +105,12 @@ static int get(uint16_t port, const char *path, struct testhttp_resp *r)
 static int wait_status(uint16_t port, const char *path, int status, unsigned ms)
 {
     struct testhttp_resp r;
-    int64_t end = now_ms() + ms;
+    int64_t end = mono_ms() + ms;
 
-    while (now_ms() < end) {
+    while (mono_ms() < end) {
         if (get(port, path, &r) == status)
             return 0;
-        sleep_ms(50);
+        mono_sleep_ms(50);
     }
     return -1;
 }
@@ -214,11 +200,11 @@ static void test_main_lifecycle(void **state)
 
     /* SIGTERM with votes flowing. */
     assert_int_equal(pthread_create(&t, NULL, post_loop, &p), 0);
-    sleep_ms(500);
-    t0 = now_ms();
+    mono_sleep_ms(500);
+    t0 = mono_ms();
     kill(pid, SIGTERM);
     assert_int_equal(wait_exit(pid, 10000), 0);
-    assert_true(now_ms() - t0 < 10000);
+    assert_true(mono_ms() - t0 < 10000);
     pthread_join(t, NULL);
     assert_true(atomic_load(&p.ok) > 0);
     assert_true(stream_msgs(&nats) >= (uint64_t)atomic_load(&p.ok));

@@ -16,6 +16,7 @@
 
 #include "lib/http/http.h"
 #include "lib/log/log.h"
+#include "lib/mono/mono.h"
 #include "proto/vote.pb-c.h"
 #include "vote/api.h"
 #include "vote/bus.h"
@@ -30,13 +31,6 @@ static int check_bus(void *arg)
 static int check_redis(void *arg)
 {
     return voters_check(arg);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
 }
 
 void teststack_start(struct teststack *s, unsigned threads)
@@ -103,7 +97,7 @@ int teststack_wait_ready(struct teststack *s, int status, unsigned ms)
     for (waited = 0; waited <= ms; waited += 50) {
         if (teststack_get(s, "/readyz", "", &r) == status)
             return 0;
-        sleep_ms(50);
+        mono_sleep_ms(50);
     }
     return -1;
 }
@@ -205,7 +199,7 @@ void teststack_redis_expect(struct teststack *s, const char *voter,
         freeReplyObject(r);
         if (strcmp(got, want) == 0)
             break;
-        sleep_ms(10);
+        mono_sleep_ms(10);
     }
     redisFree(rc);
     assert_string_equal(got, want);
@@ -231,7 +225,7 @@ double teststack_metric_reach(struct teststack *s, const char *name, double min)
     int i;
 
     for (i = 0; i < 60 && v < min; i++) {
-        sleep_ms(50);
+        mono_sleep_ms(50);
         v = teststack_metric(s, name);
     }
     return v;

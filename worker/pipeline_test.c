@@ -21,6 +21,7 @@
 
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
+#include "lib/mono/mono.h"
 #include "tests/fixture/fixture.h"
 #include "worker/consumer.h"
 #include "worker/pipeline.h"
@@ -281,13 +282,6 @@ static void test_pipeline_two_workers_100k(void **state)
     tk_nats_close(&t);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 static void test_pipeline_postgres_restart(void **state)
 {
     static char expect[2000], more[2000];
@@ -300,13 +294,13 @@ static void test_pipeline_postgres_restart(void **state)
     worker_start(&w);
     assert_int_equal(tk_publish_random(&t, 20000, 2000, 3, expect), 0);
     while (tk_pg_long(pg.url, "SELECT count(*) FROM votes") <= 0)
-        sleep_ms(5);
+        mono_sleep_ms(5);
     assert_int_equal(fixture_stop(&pg), 0); /* mid-stream */
     assert_int_equal(tk_publish_random(&t, 20000, 2000, 4, more), 0);
     for (i = 0; i < 2000; i++)
         if (more[i])
             expect[i] = more[i];
-    sleep_ms(1500);
+    mono_sleep_ms(1500);
     assert_int_not_equal(pipeline_ready(w.pipe, why, sizeof(why)), 0);
     assert_non_null(strstr(why, "postgres"));
     assert_int_equal(fixture_resume(&pg), 0);
@@ -330,7 +324,7 @@ static void test_pipeline_nats_restart(void **state)
     assert_int_equal(tk_publish_random(&t, 5000, 1000, 5, expect), 0);
     tk_nats_close(&t);
     assert_int_equal(fixture_stop(&nats), 0);
-    sleep_ms(500);
+    mono_sleep_ms(500);
     assert_int_equal(fixture_resume(&nats), 0);
     assert_int_equal(tk_nats_open(&t, nats.url), 0);
     assert_int_equal(tk_publish_random(&t, 5000, 1000, 6, more), 0);

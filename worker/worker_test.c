@@ -19,26 +19,12 @@
 #include <cmocka.h>
 #include <nats/nats.h>
 
+#include "lib/mono/mono.h"
 #include "tests/fixture/fixture.h"
 #include "worker/testkit.h"
 
 static struct fixture pg, nats;
 static char bin[512];
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Starts the worker with its environment; extra is "NAME=value" or NULL. */
 static pid_t spawn_worker(uint16_t port, const char *extra, char **argv_tail)
@@ -77,7 +63,7 @@ static int wait_exit(pid_t pid, int timeout_ms, int *status)
     for (waited = 0; waited < timeout_ms; waited += 10) {
         if (waitpid(pid, status, WNOHANG) == pid)
             return 0;
-        sleep_ms(10);
+        mono_sleep_ms(10);
     }
     return -ETIMEDOUT;
 }
@@ -173,8 +159,8 @@ static void test_worker_kill9_mid_batch(void **state)
         /* Kill it once it is committing batches. */
         while (tk_pg_long(pg.url, "SELECT coalesce(sum(count), 0)"
                                   " FROM tallies") <= before)
-            sleep_ms(5);
-        sleep_ms(30);
+            mono_sleep_ms(5);
+        mono_sleep_ms(30);
         kill(pid, SIGKILL);
         assert_int_equal(wait_exit(pid, 5000, &status), 0);
         assert_true(WIFSIGNALED(status));
@@ -203,11 +189,11 @@ static void test_worker_sigterm_drains_and_keeps_consumer(void **state)
     assert_int_equal(tk_publish_random(&t, 40000, 3000, 12, expect), 0);
     pid = spawn_worker(port, NULL, NULL);
     while (tk_pg_long(pg.url, "SELECT count(*) FROM votes") <= 0)
-        sleep_ms(5);
-    t0 = now_ms();
+        mono_sleep_ms(5);
+    t0 = mono_ms();
     kill(pid, SIGTERM);
     assert_int_equal(wait_exit(pid, 10000, &status), 0);
-    assert_true(now_ms() - t0 < 10000);
+    assert_true(mono_ms() - t0 < 10000);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     /* The durable is still there, and nothing is left unacked. */
@@ -233,7 +219,7 @@ static void test_worker_probes_and_config(void **state)
     assert_int_equal(run_healthcheck(idle), 1); /* nobody there */
     pid = spawn_worker(port, NULL, NULL);
     for (i = 0; i < 200 && run_healthcheck(port) != 0; i++)
-        sleep_ms(50);
+        mono_sleep_ms(50);
     assert_int_equal(run_healthcheck(port), 0);
     kill(pid, SIGTERM);
     assert_int_equal(wait_exit(pid, 10000, &status), 0);
@@ -268,7 +254,7 @@ static void test_worker_sigterm_while_votes_trickle(void **state)
         snprintf(voter, sizeof(voter), "late%d", i);
         assert_int_equal(tk_publish(&t, voter, i % 2 ? "a" : "b", NULL), 0);
         assert_int_equal(tk_publish_wait(&t), 0);
-        sleep_ms(10);
+        mono_sleep_ms(10);
     }
     assert_int_equal(wait_exit(pid, 10000, &status), 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -22,3 +22,10 @@ struct timespec mono_deadline(unsigned ms)
     }
     return ts;
 }
+
+void mono_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}

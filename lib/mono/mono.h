@@ -1,6 +1,6 @@
-/* mono.h - the monotonic clock in milliseconds, and deadlines on it for
+/* mono.h - the monotonic clock in milliseconds, deadlines on it for
  * pthread_cond_timedwait() on condition variables made with
- * pthread_condattr_setclock(&attr, CLOCK_MONOTONIC). */
+ * pthread_condattr_setclock(&attr, CLOCK_MONOTONIC), and sleeps. */
 #ifndef LIB_MONO_H
 #define LIB_MONO_H
 
@@ -12,5 +12,8 @@ int64_t mono_ms(void);
 
 /* The CLOCK_MONOTONIC time ms milliseconds from now. */
 struct timespec mono_deadline(unsigned ms);
+
+/* Sleeps ms milliseconds (less if a signal interrupts). */
+void mono_sleep_ms(unsigned ms);
 
 #endif
