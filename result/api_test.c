@@ -71,35 +71,19 @@ static void publish(struct server *s, long long total, size_t size)
     assert_int_equal(hub_publish(s->hub, json, (size_t)n, 1), 0);
 }
 
-static int request(uint16_t port, const char *req, char *body, size_t n)
-{
-    struct mg_connection *c;
-    char ebuf[128];
-    int status, got = 0, r;
-
-    c = mg_download("127.0.0.1", port, 0, ebuf, sizeof(ebuf), "%s", req);
-    assert_non_null(c);
-    status = mg_get_response_info(c)->status_code;
-    while ((r = mg_read(c, body + got, n - 1 - (size_t)got)) > 0)
-        got += r;
-    body[got] = '\0';
-    mg_close_connection(c);
-    return status;
-}
-
 static void test_api_results(void **state)
 {
     struct server s;
     char body[1024];
 
     server_start(&s, 4);
-    assert_int_equal(request(s.port, "GET /api/results HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
+    assert_int_equal(http_request(s.port, "GET /api/results HTTP/1.0\r\n\r\n",
+                                  body, sizeof(body)),
                      503);
     assert_non_null(strstr(body, "\"error\""));
     publish(&s, 5, 4);
-    assert_int_equal(request(s.port, "GET /api/results HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
+    assert_int_equal(http_request(s.port, "GET /api/results HTTP/1.0\r\n\r\n",
+                                  body, sizeof(body)),
                      200);
     assert_non_null(strstr(body, "\"total\":5,"));
     assert_int_equal(body[0], '{');
@@ -114,17 +98,17 @@ static void test_api_bad_requests(void **state)
     server_start(&s, 4);
     publish(&s, 1, 4);
     assert_int_equal(
-        request(s.port, "GET " WS " HTTP/1.0\r\n\r\n", body, sizeof(body)),
+        http_request(s.port, "GET " WS " HTTP/1.0\r\n\r\n", body, sizeof(body)),
         400);
     assert_string_equal(body, "{\"error\":\"WebSocket upgrade required\"}");
-    assert_int_equal(
-        request(s.port, "GET /api/nope HTTP/1.0\r\n\r\n", body, sizeof(body)),
-        404);
+    assert_int_equal(http_request(s.port, "GET /api/nope HTTP/1.0\r\n\r\n",
+                                  body, sizeof(body)),
+                     404);
     assert_string_equal(body, "{\"error\":\"no such path\"}");
-    assert_int_equal(request(s.port,
-                             "POST /api/results HTTP/1.0\r\n"
-                             "Content-Length: 0\r\n\r\n",
-                             body, sizeof(body)),
+    assert_int_equal(http_request(s.port,
+                                  "POST /api/results HTTP/1.0\r\n"
+                                  "Content-Length: 0\r\n\r\n",
+                                  body, sizeof(body)),
                      405);
     assert_non_null(strstr(body, "\"error\""));
     server_stop(&s);
@@ -244,8 +228,8 @@ static void test_api_ws_full_server_refuses(void **state)
     assert_int_equal(wstest_wait_total(&b, 1, 1000), 0);
     assert_int_equal(wstest_open(&c, s.port, WS), -ECONNREFUSED);
     /* plain HTTP still has threads */
-    assert_int_equal(request(s.port, "GET /api/results HTTP/1.0\r\n\r\n", body,
-                             sizeof(body)),
+    assert_int_equal(http_request(s.port, "GET /api/results HTTP/1.0\r\n\r\n",
+                                  body, sizeof(body)),
                      200);
     wstest_close(&a);
     wstest_close(&b);

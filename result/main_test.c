@@ -19,8 +19,9 @@
 #include <civetweb.h>
 #include <cmocka.h>
 
-#include "result/pgtest.h"
+#include "lib/http/http.h"
 #include "lib/mono/mono.h"
+#include "result/pgtest.h"
 #include "result/wstest.h"
 #include "tests/fixture/fixture.h"
 
@@ -65,21 +66,11 @@ static int wait_exit(pid_t pid, unsigned ms)
 
 static int get(const char *path, char *body, size_t n)
 {
-    struct mg_connection *c;
-    char ebuf[128];
-    int status, got = 0, r;
+    char req[256];
 
     body[0] = '\0';
-    c = mg_download("127.0.0.1", port, 0, ebuf, sizeof(ebuf),
-                    "GET %s HTTP/1.0\r\n\r\n", path);
-    if (!c)
-        return -ECONNREFUSED;
-    status = mg_get_response_info(c)->status_code;
-    while ((r = mg_read(c, body + got, n - 1 - (size_t)got)) > 0)
-        got += r;
-    body[got] = '\0';
-    mg_close_connection(c);
-    return status;
+    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+    return http_request(port, req, body, n);
 }
 
 static int wait_status(const char *path, int want, unsigned ms)

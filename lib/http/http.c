@@ -263,19 +263,34 @@ uint16_t http_port(const struct mg_context *ctx)
     return n > 0 ? (uint16_t)ports[0].port : 0;
 }
 
-int http_healthcheck(uint16_t port)
+int http_request(uint16_t port, const char *req, char *body, size_t n)
 {
     struct mg_connection *c;
     char ebuf[128];
-    int status;
+    size_t got = 0;
+    int status, r;
 
-    mg_init_library(0);
-    c = mg_download("127.0.0.1", port, 0, ebuf, sizeof(ebuf),
-                    "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    c = mg_download("127.0.0.1", port, 0, ebuf, sizeof(ebuf), "%s", req);
     if (!c)
         return -ECONNREFUSED;
     status = mg_get_response_info(c)->status_code;
+    while (body && got + 1 < n && (r = mg_read(c, body + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    if (body && n > 0)
+        body[got] = '\0';
     mg_close_connection(c);
+    return status;
+}
+
+int http_healthcheck(uint16_t port)
+{
+    int status;
+
+    mg_init_library(0);
+    status = http_request(
+        port, "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", NULL, 0);
+    if (status < 0)
+        return status;
     return status == 200 ? 0 : -EIO;
 }
 

@@ -53,6 +53,12 @@ int http_send_text(struct mg_connection *c, int status, const char *type,
  * *len. -E2BIG when it has more than cap - 1 bytes; -EIO on a short read. */
 int http_read_body(struct mg_connection *c, char *buf, size_t cap, size_t *len);
 
+/* Sends the raw request req to 127.0.0.1:port with civetweb's client and
+ * reads the whole answer (until the server closes: ask with HTTP/1.0) into
+ * body, NUL-terminated and cut to n - 1 bytes; body may be NULL. The
+ * status, or -ECONNREFUSED. For the health check and tests. */
+int http_request(uint16_t port, const char *req, char *body, size_t n);
+
 /* GETs http://127.0.0.1:port/healthz: 0 when it answers 200, else -errno. */
 int http_healthcheck(uint16_t port);
 

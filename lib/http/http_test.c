@@ -82,23 +82,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Sends a raw request; returns the status, the body into body. */
-static int request(uint16_t port, const char *req, char *body, size_t n)
-{
-    struct mg_connection *c;
-    char ebuf[128];
-    int status, got = 0, r;
-
-    c = mg_download("127.0.0.1", port, 0, ebuf, sizeof(ebuf), "%s", req);
-    assert_non_null(c);
-    status = mg_get_response_info(c)->status_code;
-    while ((r = mg_read(c, body + got, n - 1 - (size_t)got)) > 0)
-        got += r;
-    body[got] = '\0';
-    mg_close_connection(c);
-    return status;
-}
-
 /* Sends one GET /healthz on fd and reads its whole answer into buf. */
 static void healthz_on(int fd, char *buf, size_t n)
 {
@@ -144,22 +127,22 @@ static void test_http_probes(void **state)
     struct fixture *f = *state;
     char body[1024];
 
-    assert_int_equal(
-        request(f->port, "GET /healthz HTTP/1.0\r\n\r\n", body, sizeof(body)),
-        200);
+    assert_int_equal(http_request(f->port, "GET /healthz HTTP/1.0\r\n\r\n",
+                                  body, sizeof(body)),
+                     200);
     assert_string_equal(body, "{\"status\":\"ok\"}");
     f->ready = 0;
-    assert_int_equal(
-        request(f->port, "GET /readyz HTTP/1.0\r\n\r\n", body, sizeof(body)),
-        503);
+    assert_int_equal(http_request(f->port, "GET /readyz HTTP/1.0\r\n\r\n", body,
+                                  sizeof(body)),
+                     503);
     assert_non_null(strstr(body, "nats: connection refused"));
     f->ready = 1;
-    assert_int_equal(
-        request(f->port, "GET /readyz HTTP/1.0\r\n\r\n", body, sizeof(body)),
-        200);
-    assert_int_equal(
-        request(f->port, "GET /metrics HTTP/1.0\r\n\r\n", body, sizeof(body)),
-        200);
+    assert_int_equal(http_request(f->port, "GET /readyz HTTP/1.0\r\n\r\n", body,
+                                  sizeof(body)),
+                     200);
+    assert_int_equal(http_request(f->port, "GET /metrics HTTP/1.0\r\n\r\n",
+                                  body, sizeof(body)),
+                     200);
     assert_non_null(strstr(body, "hits_total 5\n"));
 }
 
@@ -168,14 +151,14 @@ static void test_http_errors_are_json(void **state)
     struct fixture *f = *state;
     char body[1024];
 
-    assert_int_equal(
-        request(f->port, "GET /nowhere HTTP/1.0\r\n\r\n", body, sizeof(body)),
-        404);
+    assert_int_equal(http_request(f->port, "GET /nowhere HTTP/1.0\r\n\r\n",
+                                  body, sizeof(body)),
+                     404);
     assert_string_equal(body, "{\"error\":\"no such path\"}");
-    assert_int_equal(request(f->port,
-                             "POST /healthz HTTP/1.0\r\n"
-                             "Content-Length: 0\r\n\r\n",
-                             body, sizeof(body)),
+    assert_int_equal(http_request(f->port,
+                                  "POST /healthz HTTP/1.0\r\n"
+                                  "Content-Length: 0\r\n\r\n",
+                                  body, sizeof(body)),
                      405);
     assert_non_null(strstr(body, "\"error\""));
 }
@@ -185,25 +168,25 @@ static void test_http_body_limit(void **state)
     struct fixture *f = *state;
     char body[1024];
 
-    assert_int_equal(request(f->port,
-                             "POST /echo HTTP/1.0\r\n"
-                             "Content-Length: 16\r\n\r\n"
-                             "0123456789abcdef",
-                             body, sizeof(body)),
+    assert_int_equal(http_request(f->port,
+                                  "POST /echo HTTP/1.0\r\n"
+                                  "Content-Length: 16\r\n\r\n"
+                                  "0123456789abcdef",
+                                  body, sizeof(body)),
                      200);
     assert_string_equal(body, "{\"len\":16}");
-    assert_int_equal(request(f->port,
-                             "POST /echo HTTP/1.0\r\n"
-                             "Content-Length: 17\r\n\r\n"
-                             "0123456789abcdefg",
-                             body, sizeof(body)),
+    assert_int_equal(http_request(f->port,
+                                  "POST /echo HTTP/1.0\r\n"
+                                  "Content-Length: 17\r\n\r\n"
+                                  "0123456789abcdefg",
+                                  body, sizeof(body)),
                      413);
-    assert_int_equal(request(f->port,
-                             "POST /echo HTTP/1.1\r\nHost: x\r\n"
-                             "Connection: close\r\n"
-                             "Transfer-Encoding: chunked\r\n\r\n"
-                             "11\r\n0123456789abcdefg\r\n0\r\n\r\n",
-                             body, sizeof(body)),
+    assert_int_equal(http_request(f->port,
+                                  "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                                  "Connection: close\r\n"
+                                  "Transfer-Encoding: chunked\r\n\r\n"
+                                  "11\r\n0123456789abcdefg\r\n0\r\n\r\n",
+                                  body, sizeof(body)),
                      413);
 }
 
@@ -216,15 +199,15 @@ static void test_http_garbage_request(void **state)
     struct timespec pause = {0, 200000000};
     char body[1024];
 
-    assert_int_equal(request(f->port,
-                             "POST /echo HTTP/1.1\r\nHost: x\r\n"
-                             "Content-Length: 1\r\n\r\nxyz",
-                             body, sizeof(body)),
+    assert_int_equal(http_request(f->port,
+                                  "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Length: 1\r\n\r\nxyz",
+                                  body, sizeof(body)),
                      200);
     nanosleep(&pause, NULL);
-    assert_int_equal(
-        request(f->port, "GET /healthz HTTP/1.0\r\n\r\n", body, sizeof(body)),
-        200);
+    assert_int_equal(http_request(f->port, "GET /healthz HTTP/1.0\r\n\r\n",
+                                  body, sizeof(body)),
+                     200);
 }
 
 static void test_http_healthcheck_client(void **state)
