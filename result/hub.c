@@ -223,8 +223,7 @@ int hub_add(struct hub *h, void *conn, struct hub_client **out)
         h->clients->prev = c;
     h->clients = c;
     h->count++;
-    if (h->m_clients)
-        metric_set(h->m_clients, h->count);
+    metric_set(h->m_clients, h->count);
     pthread_mutex_unlock(&h->mu);
     *out = c;
     return 0;
@@ -247,8 +246,7 @@ void hub_remove(struct hub *h, struct hub_client *c)
     if (c->next)
         c->next->prev = c->prev;
     h->count--;
-    if (h->m_clients)
-        metric_set(h->m_clients, h->count);
+    metric_set(h->m_clients, h->count);
     pthread_mutex_unlock(&h->mu);
     pthread_mutex_lock(&c->mu);
     c->stop = 1;

@@ -85,8 +85,7 @@ int tally_read_once(struct pg_conn *conn, struct tally_counts *c)
 static void set_up(struct tally *t, int up)
 {
     __atomic_store_n(&t->up, up, __ATOMIC_RELEASE);
-    if (t->m_up)
-        metric_set(t->m_up, up);
+    metric_set(t->m_up, up);
 }
 
 int tally_connected(const struct tally *t)
@@ -161,16 +160,14 @@ static int read_and_report(struct tally *t)
     int rc = tally_read_once(t->conn, &c);
 
     if (rc) {
-        if (t->m_errors)
-            metric_add(t->m_errors, 1);
+        metric_add(t->m_errors, 1);
         return rc;
     }
     c.changed =
         !t->have_last || memcmp(c.votes, t->last.votes, sizeof(c.votes)) != 0;
     t->last = c;
     t->have_last = 1;
-    if (t->m_reads)
-        metric_add(t->m_reads, 1);
+    metric_add(t->m_reads, 1);
     t->on_read(t->arg, &c);
     return 0;
 }
@@ -185,8 +182,7 @@ static int drain_notifies(struct tally *t)
         PQfreemem(n);
         count++;
     }
-    if (count && t->m_notifies)
-        metric_add(t->m_notifies, (uint64_t)count);
+    metric_add(t->m_notifies, (uint64_t)count);
     return count;
 }
 

@@ -94,8 +94,7 @@ static struct waiter *unlink_waiter(struct bus *b, const natsMsg *m)
 static void set_outstanding(struct bus *b, long delta)
 {
     b->outstanding += delta;
-    if (b->pending)
-        metric_set(b->pending, (double)b->outstanding);
+    metric_set(b->pending, (double)b->outstanding);
     if (delta == -1)
         pthread_cond_signal(&b->space);
     else if (delta < 0)

@@ -59,12 +59,6 @@ struct voters {
     int writer_started;
 };
 
-static void count_errors(struct voters *v, uint64_t n)
-{
-    if (v->errors && n)
-        metric_add(v->errors, n);
-}
-
 static void *writer_main(void *arg);
 
 int voters_open(struct voters **out, const struct config_url *url,
@@ -239,7 +233,7 @@ int voters_record(struct voters *v, const char *voter, const char *option)
     else if (!atomic_load(&v->up))
         rc = -ENOTCONN;
     if (rc) {
-        count_errors(v, 1);
+        metric_add(v->errors, 1);
         return rc;
     }
     pthread_mutex_lock(&v->qmu);
@@ -253,7 +247,7 @@ int voters_record(struct voters *v, const char *voter, const char *option)
     if (v->queued - v->written >= VOTERS_QUEUE_MAX) {
         v->full++;
         pthread_mutex_unlock(&v->qmu);
-        count_errors(v, 1);
+        metric_add(v->errors, 1);
         return -ENOBUFS;
     }
     w = &v->queue[v->queued++ % VOTERS_QUEUE_MAX];
@@ -278,7 +272,7 @@ static int send_batch(struct voters *v, uint64_t from, size_t n)
     int rc = acquire(v, &c);
 
     if (rc) {
-        count_errors(v, n);
+        metric_add(v->errors, n);
         if (rc != -ENOTCONN)
             mark_down(v, c.gen, "connect failed");
         return rc == -ENOTCONN ? rc : -EIO;
@@ -299,7 +293,7 @@ static int send_batch(struct voters *v, uint64_t from, size_t n)
     }
     if (i < n) {
         freeReplyObject(r);
-        count_errors(v, n);
+        metric_add(v->errors, n);
         fail(v, &c);
         return -EIO;
     }
@@ -386,7 +380,7 @@ int voters_get(struct voters *v, const char *voter, char *out, size_t n)
     rc = acquire(v, &c);
     out[0] = '\0';
     if (rc) {
-        count_errors(v, 1);
+        metric_add(v->errors, 1);
         if (rc != -ENOTCONN)
             mark_down(v, c.gen, "connect failed");
         return rc == -ENOTCONN ? rc : -EIO;
@@ -395,7 +389,7 @@ int voters_get(struct voters *v, const char *voter, char *out, size_t n)
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
         freeReplyObject(r);
         fail(v, &c);
-        count_errors(v, 1);
+        metric_add(v->errors, 1);
         return -EIO;
     }
     if (r->type == REDIS_REPLY_STRING)

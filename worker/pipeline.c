@@ -59,24 +59,6 @@ static const double SECONDS_BOUNDS[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
 
 #define NBOUNDS(a) (sizeof(a) / sizeof((a)[0]))
 
-static void add(struct metric *x, uint64_t n)
-{
-    if (x)
-        metric_add(x, n);
-}
-
-static void observe(struct metric *x, double v)
-{
-    if (x)
-        metric_observe(x, v);
-}
-
-static void gauge(struct metric *x, double v)
-{
-    if (x)
-        metric_set(x, v);
-}
-
 static int register_metrics(struct pipeline_metrics *pm, struct metrics *m)
 {
     pm->batch_size =
@@ -182,7 +164,7 @@ static void take(struct pipeline *p, struct batch *b, natsMsg *m)
     log_warn("deadletter", "\"seq\":%llu,\"reason\":%s",
              (unsigned long long)seq, log_quote(qr, sizeof(qr), reason));
     if (consumer_deadletter(p->consumer, m, reason) == 0)
-        add(p->m.deadletters, 1);
+        metric_add(p->m.deadletters, 1);
 }
 
 /* Fetches and sorts a batch; at shutdown (last), only what was delivered
@@ -196,7 +178,7 @@ static int fill(struct pipeline *p, struct batch *b, int last)
               : consumer_fetch(p->consumer, &b->list);
     if (rc)
         return rc;
-    observe(p->m.batch_size, b->list.Count);
+    metric_observe(p->m.batch_size, b->list.Count);
     b->t0 = nats_Now();
     for (i = 0; i < b->list.Count; i++)
         take(p, b, b->list.Msgs[i]);
@@ -224,7 +206,7 @@ static int retry_apply(struct pipeline *p, struct batch *b, int rc,
     unsigned attempt;
 
     for (attempt = 0; rc; attempt++) {
-        add(p->m.pg_errors, 1);
+        metric_add(p->m.pg_errors, 1);
         set_pg_up(p, 0);
         if (*stop || shutdown_sleep_ms(stop, retry_delay_ms(&RETRY_DEFAULT,
                                                             attempt, &p->seed)))
@@ -253,7 +235,7 @@ static void settle(struct pipeline *p, struct batch *b, int committed)
             consumer_nak(p->consumer, b->held[i]);
     }
     if (committed)
-        add(p->m.acked, b->n_held);
+        metric_add(p->m.acked, b->n_held);
     b->n_held = 0;
     natsMsgList_Destroy(&b->list);
 }
@@ -275,8 +257,9 @@ static int finish(struct pipeline *p, volatile sig_atomic_t *stop)
         rc = retry_apply(p, b, rc, &changed, stop);
     if (rc == 0) {
         set_pg_up(p, 1);
-        add(p->m.applied, changed);
-        observe(p->m.batch_seconds, (double)(nats_Now() - b->t0) / 1000.0);
+        metric_add(p->m.applied, changed);
+        metric_observe(p->m.batch_seconds,
+                       (double)(nats_Now() - b->t0) / 1000.0);
     }
     settle(p, b, rc == 0);
     return rc;
@@ -300,8 +283,8 @@ static void refresh_lag(struct pipeline *p)
         return;
     p->last_lag_ms = now;
     if (consumer_lag(p->consumer, &pending, &unacked) == 0) {
-        gauge(p->m.lag, (double)pending);
-        gauge(p->m.unacked, (double)unacked);
+        metric_set(p->m.lag, (double)pending);
+        metric_set(p->m.unacked, (double)unacked);
     }
 }
 

@@ -114,16 +114,22 @@ struct metric *metrics_histogram(struct metrics *m, const char *name,
 
 void metric_add(struct metric *c, uint64_t n)
 {
+    if (!c)
+        return;
     atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
 }
 
 void metric_set(struct metric *g, double v)
 {
+    if (!g)
+        return;
     atomic_store_explicit(&g->value, to_bits(v), memory_order_relaxed);
 }
 
 void metric_gauge_add(struct metric *g, double d)
 {
+    if (!g)
+        return;
     add_double(&g->value, d);
 }
 
@@ -131,6 +137,8 @@ void metric_observe(struct metric *h, double v)
 {
     size_t i = 0;
 
+    if (!h)
+        return;
     while (i < h->n_bounds && v > h->bounds[i])
         i++;
     atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);

@@ -28,6 +28,7 @@ struct metric *metrics_histogram(struct metrics *m, const char *name,
                                  const char *help, const double *bounds,
                                  size_t n_bounds);
 
+/* Updates; a NULL metric (a part used without a registry) is a no-op. */
 void metric_add(struct metric *c, uint64_t n);     /* counter */
 void metric_set(struct metric *g, double v);       /* gauge */
 void metric_gauge_add(struct metric *g, double d); /* gauge, may be < 0 */

@@ -94,6 +94,16 @@ static void *hammer(void *arg)
     return NULL;
 }
 
+/* A part used without a registry holds NULL metrics: updates do nothing
+ * (and don't crash). */
+static void test_metrics_null_is_a_no_op(void **state)
+{
+    metric_add(NULL, 1);
+    metric_set(NULL, 1.5);
+    metric_gauge_add(NULL, -2);
+    metric_observe(NULL, 0.01);
+}
+
 static void test_metrics_concurrent_updates_exact(void **state)
 {
     static const double bounds[] = {1};
@@ -127,6 +137,7 @@ int main(void)
         cmocka_unit_test(test_metrics_counter_and_gauge_text),
         cmocka_unit_test(test_metrics_histogram_buckets),
         cmocka_unit_test(test_metrics_registry_full),
+        cmocka_unit_test(test_metrics_null_is_a_no_op),
         cmocka_unit_test(test_metrics_concurrent_updates_exact),
     };
 
