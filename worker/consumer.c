@@ -355,6 +355,22 @@ static natsStatus take_prefetched(struct consumer *c, natsMsgList *list,
     return s == NATS_TIMEOUT ? NATS_OK : s;
 }
 
+/* Takes what the inbox holds, up to a batch, waiting for more until the
+ * time `until` (nats_Now() clock). */
+static void take_inbox(struct consumer *c, natsMsgList *list, int64_t until)
+{
+    int64_t left;
+    natsMsg *m;
+
+    while (list->Count < c->opts.batch) {
+        left = until - nats_Now();
+        if (natsSubscription_NextMsg(&m, c->sub, left > 0 ? left : 0) !=
+            NATS_OK)
+            break;
+        sort_msg(m, list);
+    }
+}
+
 /* The prefetch first, then leftovers (ours until AckWait), then a no_wait
  * request; when nothing at all is there, one request that waits. After a
  * full batch there is likely a backlog: ask for the next batch at once, so
@@ -366,9 +382,8 @@ static natsStatus pull(struct consumer *c, natsMsgList *list)
     natsStatus s = take_prefetched(c, list, deadline);
     natsMsg *m;
 
-    while (s == NATS_OK && list->Count < c->opts.batch &&
-           natsSubscription_NextMsg(&m, c->sub, 0) == NATS_OK)
-        sort_msg(m, list);
+    if (s == NATS_OK)
+        take_inbox(c, list, 0); /* no waiting */
     /* (A prefetch still due means the deadline passed: nothing more.) */
     if (s == NATS_OK && list->Count < c->opts.batch && !c->prefetch_left)
         s = request_next(c, c->opts.batch - list->Count, 1, 0);
@@ -406,16 +421,9 @@ static natsStatus pull(struct consumer *c, natsMsgList *list)
 static natsStatus pull_delivered(struct consumer *c, natsMsgList *list)
 {
     natsStatus s = take_prefetched(c, list, nats_Now() + DELIVERED_WAIT_MS);
-    int64_t left;
-    natsMsg *m;
 
-    while (s == NATS_OK && list->Count < c->opts.batch) {
-        left = c->waiting_until - nats_Now();
-        if (natsSubscription_NextMsg(&m, c->sub, left > 0 ? left : 0) !=
-            NATS_OK)
-            break;
-        sort_msg(m, list);
-    }
+    if (s == NATS_OK)
+        take_inbox(c, list, c->waiting_until);
     return s;
 }
 
