@@ -1,7 +1,6 @@
 #!/bin/bash
-# dev-loop SERVICE: the command of the `dev` stage of vote/, worker/ and
-# result/Dockerfile. Builds //SERVICE with Bazel from the sources mounted at
-# /src, runs it, and on every change under the watched paths rebuilds and
+# dev-loop SERVICE: the command of the root Dockerfile's dev stage. Builds
+# //SERVICE with Bazel from the sources mounted at /src, runs it, and on every change under the watched paths rebuilds and
 # restarts it (a failed build keeps the running binary). Polls once a second
 # (works with every bind mount, no inotify needed).
 #   SERVICE   vote | worker | result (default: $SERVICE)

@@ -1,8 +1,18 @@
 /* api_test.c - the HTTP and WebSocket side on a real civetweb server with
  * a hub fed by hand (no Postgres): GET /api/results, bad input, a
  * snapshot on connect and after a change, 200 clients, an oversized
- * client frame, a client that never reads, a full server, close frames. */
+ * client frame, a client that never reads, a full server, close frames;
+ * and clients that try to make result buffer what they send (a 400 MB
+ * frame header, a huge first fragment, endless continuations: closed at
+ * once, this process's RSS flat; 16 MB of small messages: kept, RSS
+ * flat), stall mid-frame (dropped within the ping
+ * timeout, while a client answering pings stays), or find the hub full
+ * (refused and disconnected, their thread free for the next one). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +29,7 @@
 #include "result/api.h"
 #include "result/hub.h"
 #include "lib/mono/mono.h"
+#include "result/wsproto.h"
 #include "result/wstest.h"
 
 #define WS   "/api/results/ws"
@@ -26,27 +38,37 @@
 struct server {
     struct mg_context *ctx;
     struct hub *hub;
+    struct api *api;
     struct http_opts http;
     uint16_t port;
 };
 
-static void server_start(struct server *s, unsigned max_clients)
+/* threads: civetweb's worker threads; ping_ms: 0 for the default. */
+static void server_start3(struct server *s, unsigned max_clients,
+                          unsigned threads, unsigned ping_ms)
 {
     struct hub_opts ho = {.max_clients = max_clients, .write = api_ws_write};
+    struct api_opts ao = {.ping_ms = ping_ms};
 
     memset(s, 0, sizeof(*s));
     assert_int_equal(hub_new(&s->hub, &ho), 0);
     s->http.listen = "127.0.0.1:0";
-    s->http.threads = max_clients + 8;
-    s->http.extra = (const char **)API_WS_OPTIONS;
+    s->http.threads = threads;
     assert_int_equal(http_start(&s->ctx, &s->http), 0);
-    api_register(s->ctx, s->hub);
+    assert_int_equal(api_start(&s->api, s->ctx, s->hub, &ao), 0);
     s->port = http_port(s->ctx);
+}
+
+static void server_start(struct server *s, unsigned max_clients)
+{
+    server_start3(s, max_clients, max_clients + 8, 0);
 }
 
 static void server_stop(struct server *s)
 {
+    api_stop(s->api);
     http_stop(s->ctx);
+    api_free(s->api);
     assert_int_equal(hub_count(s->hub), 0);
     hub_free(s->hub);
 }
@@ -161,7 +183,7 @@ static void test_api_ws_many_clients(void **state)
 
 static void test_api_ws_oversized_frame_closes_one(void **state)
 {
-    static char big[API_MAX_CLIENT_FRAME + 1];
+    static char big[WSPROTO_MAX_MESSAGE + 1];
     struct wstest bad, good;
     struct server s;
 
@@ -171,8 +193,9 @@ static void test_api_ws_oversized_frame_closes_one(void **state)
     assert_int_equal(wstest_open(&good, s.port, WS), 0);
     assert_int_equal(wstest_wait_total(&bad, 1, 1000), 0);
     memset(big, 'x', sizeof(big));
-    assert_int_equal(
-        wstest_send(&bad, MG_WEBSOCKET_OPCODE_TEXT, big, sizeof(big)), 0);
+    /* result hangs up as soon as it reads the frame's header, so the
+     * payload's write may fail: what counts is the close frame. */
+    (void)wstest_send(&bad, MG_WEBSOCKET_OPCODE_TEXT, big, sizeof(big));
     assert_int_equal(wstest_wait_closed(&bad, 2000), 0);
     assert_int_equal(bad.close_code, 1009);
     publish(&s, 2, 4);
@@ -252,6 +275,211 @@ static void test_api_close_all_sends_close_frames(void **state)
     server_stop(&s);
 }
 
+#define FLOOD        (32u << 20) /* bytes a hostile client tries to push */
+#define RSS_SLACK_KB 4096
+
+/* A client on a bare socket, upgraded, about to send what no browser
+ * would: this process's RSS before the upgrade, the time after it. */
+struct raw {
+    int fd;
+    long rss0;
+    int64_t t0;
+};
+
+static void raw_upgrade(struct raw *r, uint16_t port)
+{
+    int status = 0;
+
+    r->rss0 = wstest_rss_kb(0);
+    r->fd = wstest_raw_upgrade(port, WS, &status);
+    assert_int_equal(status, 101);
+    r->t0 = mono_ms();
+}
+
+/* After the hostile bytes: hung up on promptly with close_code, little
+ * sent, this process's RSS flat (and the hub slot given back: see
+ * server_stop()). */
+static void expect_refused(struct raw *r, size_t sent, int close_code)
+{
+    int code = 0, rc = wstest_wait_hangup(r->fd, 5000, &code);
+    long grew = wstest_rss_kb(0) - r->rss0;
+
+    print_message("%s after %lu ms, %zu bytes sent, RSS %+ld KiB\n",
+                  rc ? "still open" : "hung up",
+                  (unsigned long)(mono_ms() - r->t0), sent, grew);
+    assert_true(grew < RSS_SLACK_KB);
+    assert_int_equal(rc, 0);
+    assert_true(sent < FLOOD);
+    if (code) /* a reset may beat the close frame to us */
+        assert_int_equal(code, close_code);
+    close(r->fd);
+}
+
+/* A frame header that announces 400 MB (b0: its first byte), then a
+ * flood of junk for its payload: closed with 1009 at once. */
+static void expect_400mb_refused(int b0)
+{
+    uint8_t h[WSPROTO_HDR_MAX];
+    struct server s;
+    struct raw r;
+    size_t n;
+
+    server_start(&s, 4);
+    publish(&s, 1, 4);
+    raw_upgrade(&r, s.port);
+    n = wstest_client_header(h, b0, 400u << 20);
+    assert_int_equal(send(r.fd, h, n, MSG_NOSIGNAL), (ssize_t)n);
+    expect_refused(&r, wstest_flood(r.fd, FLOOD, 10000), 1009);
+    server_stop(&s);
+}
+
+static void test_api_ws_400mb_frame_header_closed_at_once(void **state)
+{
+    expect_400mb_refused(0x82); /* binary, FIN */
+}
+
+static void test_api_ws_huge_first_fragment_closed_at_once(void **state)
+{
+    expect_400mb_refused(0x01); /* text, more to come */
+}
+
+/* Each fragment is small; together they pass the limit, and the client
+ * goes on sending more of them. */
+static void test_api_ws_many_continuations_closed(void **state)
+{
+    static uint8_t frames[256 * 1024];
+    struct server s;
+    size_t n = 0, sent = 0;
+    struct raw r;
+    ssize_t w;
+    int i;
+
+    n += wstest_client_header(frames, 0x01, 100);
+    n += 100;
+    while (n + 106 <= sizeof(frames)) {
+        n += wstest_client_header(frames + n, 0x00, 100); /* continuation */
+        n += 100;
+    }
+    server_start(&s, 4);
+    publish(&s, 1, 4);
+    raw_upgrade(&r, s.port);
+    for (i = 0; i < 128 && sent < FLOOD; i++) { /* up to 32 MB of them */
+        w = send(r.fd, frames, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = r.fd, .events = POLLOUT};
+            poll(&p, 1, 100);
+            continue;
+        }
+        if (w <= 0)
+            break;
+        sent += (size_t)w;
+        if ((size_t)w < n)
+            break; /* frames now cut mid-way: stop here */
+    }
+    expect_refused(&r, sent, 1009);
+    server_stop(&s);
+}
+
+/* Small whole messages are fine, however many: read and dropped, the
+ * client stays, this process's RSS stays flat. */
+static void test_api_ws_many_small_messages_kept_flat(void **state)
+{
+    static uint8_t frames[64 * 1024];
+    struct server s;
+    struct wstest good;
+    size_t n = 0, sent = 0;
+    struct raw r;
+    int code = 0;
+    ssize_t w;
+
+    while (n + 14 <= sizeof(frames)) { /* 8-byte text messages */
+        n += wstest_client_header(frames + n, 0x81, 8);
+        memcpy(frames + n, "12345678", 8);
+        n += 8;
+    }
+    server_start(&s, 4);
+    publish(&s, 1, 4);
+    assert_int_equal(wstest_open(&good, s.port, WS), 0);
+    raw_upgrade(&r, s.port);
+    while (sent < (16u << 20)) { /* 16 MB of them, blocking sends */
+        w = send(r.fd, frames, n, MSG_NOSIGNAL);
+        assert_int_equal(w, (ssize_t)n);
+        sent += (size_t)w;
+    }
+    print_message("%zu bytes of small messages, RSS %+ld KiB\n", sent,
+                  wstest_rss_kb(0) - r.rss0);
+    assert_true(wstest_rss_kb(0) - r.rss0 < RSS_SLACK_KB);
+    assert_int_equal(hub_count(s.hub), 2);
+    publish(&s, 2, 4);
+    assert_int_equal(wstest_wait_total(&good, 2, 2000), 0);
+    assert_int_equal(wstest_wait_hangup(r.fd, 100, &code), -ETIMEDOUT);
+    close(r.fd);
+    wstest_close(&good);
+    server_stop(&s);
+}
+
+/* Half a frame, then nothing: dropped within 2 pings' time; a client
+ * that answers pings is still there. */
+static void test_api_ws_stalled_mid_frame_dropped(void **state)
+{
+    struct server s;
+    struct wstest good;
+    uint8_t h[WSPROTO_HDR_MAX + 10] = {0};
+    struct raw r;
+    size_t n;
+
+    server_start3(&s, 4, 12, 300);
+    publish(&s, 1, 4);
+    assert_int_equal(wstest_open(&good, s.port, WS), 0);
+    raw_upgrade(&r, s.port);
+    n = wstest_client_header(h, 0x81, 100);
+    assert_int_equal(send(r.fd, h, n + 10, MSG_NOSIGNAL), (ssize_t)(n + 10));
+    assert_int_equal(wstest_wait_hangup(r.fd, 10000, NULL), 0);
+    print_message("stalled client dropped after %lu ms (ping 300 ms)\n",
+                  (unsigned long)(mono_ms() - r.t0));
+    assert_true(mono_ms() - r.t0 >= 300);
+    close(r.fd);
+    assert_true(good.pings > 0);
+    publish(&s, 2, 4);
+    assert_int_equal(wstest_wait_total(&good, 2, 2000), 0);
+    assert_int_equal(good.closed, 0);
+    wstest_close(&good);
+    server_stop(&s);
+}
+
+/* Two slots and one spare civetweb thread: each extra client is refused
+ * and disconnected, so the spare thread serves the next one; when a
+ * client leaves, a new one gets in. */
+static void test_api_ws_full_hub_drops_extra(void **state)
+{
+    struct wstest a, b, c;
+    struct server s;
+    int status, fd, i;
+    int64_t t0;
+
+    server_start3(&s, 2, 3, 0);
+    publish(&s, 1, 4);
+    assert_int_equal(wstest_open(&a, s.port, WS), 0);
+    assert_int_equal(wstest_open(&b, s.port, WS), 0);
+    assert_int_equal(wstest_wait_total(&b, 1, 1000), 0);
+    for (i = 0; i < 3; i++) {
+        fd = wstest_raw_upgrade(s.port, WS, &status);
+        assert_int_equal(status, 503);
+        assert_int_equal(wstest_wait_hangup(fd, 5000, NULL), 0);
+        close(fd);
+    }
+    assert_int_equal(hub_count(s.hub), 2);
+    wstest_close(&a);
+    t0 = mono_ms(); /* the client may see the hang-up before the slot frees */
+    while (hub_count(s.hub) > 1 && mono_ms() - t0 < 5000)
+        mono_sleep_ms(10);
+    assert_int_equal(wstest_open(&c, s.port, WS), 0);
+    assert_int_equal(wstest_wait_total(&c, 1, 2000), 0);
+    wstest_close(&b);
+    wstest_close(&c);
+    server_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +491,12 @@ int main(void)
         cmocka_unit_test(test_api_ws_stuck_client_delays_nobody),
         cmocka_unit_test(test_api_ws_full_server_refuses),
         cmocka_unit_test(test_api_close_all_sends_close_frames),
+        cmocka_unit_test(test_api_ws_400mb_frame_header_closed_at_once),
+        cmocka_unit_test(test_api_ws_huge_first_fragment_closed_at_once),
+        cmocka_unit_test(test_api_ws_many_continuations_closed),
+        cmocka_unit_test(test_api_ws_many_small_messages_kept_flat),
+        cmocka_unit_test(test_api_ws_stalled_mid_frame_dropped),
+        cmocka_unit_test(test_api_ws_full_hub_drops_extra),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,7 +12,6 @@
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
 
-#define WRITER_STACK (128 * 1024) /* a write needs little; RSS is touched */
 #define CLOSE_REASON "server shutting down"
 
 #define HDR_MAX 4 /* frame header: payloads up to 64 KiB */
@@ -19,7 +19,7 @@
 /* An immutable snapshot shared by the slots that hold it: its frame is
  * data[HDR_MAX - hdr ..], its JSON data[HDR_MAX ..]. */
 struct snap {
-    int refs;   /* __atomic */
+    atomic_int refs;
     size_t len; /* of the JSON */
     size_t hdr; /* of the frame header */
     char data[];
@@ -51,19 +51,19 @@ struct hub {
 
 static void snap_ref(struct snap *s)
 {
-    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    atomic_fetch_add(&s->refs, 1);
 }
 
 static void snap_unref(struct snap *s)
 {
-    if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
         free(s);
 }
 
 static void count_metric(struct metric *m)
 {
     if (m)
-        metric_add(m, 1);
+        metrics_add(m, 1);
 }
 
 int hub_new(struct hub **out, const struct hub_opts *o)
@@ -184,7 +184,7 @@ static int start_writer(struct hub_client *c)
     int rc;
 
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, WRITER_STACK);
+    pthread_attr_setstacksize(&attr, HUB_WRITER_STACK); /* writes need little */
     rc = pthread_create(&c->thread, &attr, writer_main, c);
     pthread_attr_destroy(&attr);
     return -rc;
@@ -223,7 +223,7 @@ int hub_add(struct hub *h, void *conn, struct hub_client **out)
         h->clients->prev = c;
     h->clients = c;
     h->count++;
-    metric_set(h->m_clients, h->count);
+    metrics_set(h->m_clients, h->count);
     pthread_mutex_unlock(&h->mu);
     *out = c;
     return 0;
@@ -246,7 +246,7 @@ void hub_remove(struct hub *h, struct hub_client *c)
     if (c->next)
         c->next->prev = c->prev;
     h->count--;
-    metric_set(h->m_clients, h->count);
+    metrics_set(h->m_clients, h->count);
     pthread_mutex_unlock(&h->mu);
     pthread_mutex_lock(&c->mu);
     c->stop = 1;

@@ -5,8 +5,8 @@
  * only swaps the new snapshot into each slot (a slow client's older,
  * unsent one is dropped) and wakes the writers, so a client that stops
  * reading holds up nobody but itself and always gets the latest state
- * when it can. A client whose write fails gets no more frames (its
- * connection is left to the server to close).
+ * when it can. A client whose write fails gets no more frames (the write
+ * function ends its connection: api.c's shuts the socket down).
  *
  * The hub knows nothing of civetweb: it builds each RFC 6455 frame once
  * per snapshot (server frames are unmasked, so every client gets the same
@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define HUB_WRITER_STACK (128 * 1024) /* bytes of stack of a writer thread */
 
 #define HUB_OP_TEXT  1 /* WebSocket opcodes */
 #define HUB_OP_CLOSE 8

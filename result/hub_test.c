@@ -16,7 +16,9 @@
 #include "lib/mono/mono.h"
 #include "result/wstest.h"
 
-#define MANY 50
+#define MANY     50
+#define WAIT_MS  20000 /* for what takes milliseconds on a quiet machine */
+#define QUIET_MS 300   /* how long a frame that must not come is given */
 
 /* What one fake connection was sent. */
 struct fake {
@@ -41,6 +43,7 @@ static int fake_write(void *conn, const char *frame, size_t len)
     while (f->block)
         pthread_cond_wait(&f->cv, &f->mu);
     f->calls++;
+    pthread_cond_broadcast(&f->cv);
     if (f->fail) {
         pthread_mutex_unlock(&f->mu);
         return -EIO;
@@ -53,16 +56,20 @@ static int fake_write(void *conn, const char *frame, size_t len)
                  frame + hdr);
         f->frames++;
     }
-    pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
     return 0;
 }
 
 static void fake_init(struct fake *f)
 {
+    pthread_condattr_t attr;
+
     memset(f, 0, sizeof(*f));
     pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* mono_deadline() */
+    pthread_cond_init(&f->cv, &attr);
+    pthread_condattr_destroy(&attr);
 }
 
 static void fake_set_block(struct fake *f, int block)
@@ -120,16 +127,27 @@ static void test_hub_current(void **state)
     hub_free(h);
 }
 
+/* Adds client f after making `first` the current snapshot (no broadcast):
+ * f gets it as its first frame. */
+static struct hub_client *add_client(struct hub *h, struct fake *f,
+                                     const char *first)
+{
+    struct hub_client *c;
+
+    fake_init(f);
+    publish(h, first, 0);
+    assert_int_equal(hub_add(h, f, &c), 0);
+    assert_int_equal(fake_wait_last(f, first, WAIT_MS), 0);
+    return c;
+}
+
 static void test_hub_new_client_gets_current(void **state)
 {
     struct hub *h = new_hub(4);
     struct hub_client *c;
     struct fake f;
 
-    fake_init(&f);
-    publish(h, "first", 0);
-    assert_int_equal(hub_add(h, &f, &c), 0);
-    assert_int_equal(fake_wait_last(&f, "first", 1000), 0);
+    c = add_client(h, &f, "first");
     assert_int_equal(hub_count(h), 1);
     hub_remove(h, c);
     assert_int_equal(hub_count(h), 0);
@@ -154,7 +172,7 @@ static void test_hub_broadcast_reaches_all(void **state)
         publish(h, s, 1);
     }
     for (i = 0; i < MANY; i++) {
-        assert_int_equal(fake_wait_last(&f[i], "100", 1000), 0);
+        assert_int_equal(fake_wait_last(&f[i], "100", WAIT_MS), 0);
         assert_true(f[i].frames >= 1 && f[i].frames <= 100);
     }
     for (i = 0; i < MANY; i++)
@@ -162,8 +180,9 @@ static void test_hub_broadcast_reaches_all(void **state)
     hub_free(h);
 }
 
-/* One client's writes hang; the others still get every change at once,
- * and the hung one gets only the latest when it wakes up. */
+/* One client's writes hang; the others still get every change (were
+ * they queued behind it, they would never get one), and the hung one
+ * gets only the latest when it wakes up. */
 static void test_hub_blocked_client_does_not_delay_others(void **state)
 {
     static struct fake f[10];
@@ -181,11 +200,11 @@ static void test_hub_blocked_client_does_not_delay_others(void **state)
         snprintf(s, sizeof(s), "%d", k);
         publish(h, s, 1);
         for (i = 1; i < 10; i++)
-            assert_int_equal(fake_wait_last(&f[i], s, 200), 0);
+            assert_int_equal(fake_wait_last(&f[i], s, WAIT_MS), 0);
     }
     assert_int_equal(f[0].frames, 0);
     fake_set_block(&f[0], 0);
-    assert_int_equal(fake_wait_last(&f[0], "20", 1000), 0);
+    assert_int_equal(fake_wait_last(&f[0], "20", WAIT_MS), 0);
     assert_true(f[0].frames <= 2); /* the one in flight, then the latest */
     for (i = 0; i < 10; i++)
         hub_remove(h, c[i]);
@@ -207,7 +226,7 @@ static void test_hub_full_then_close_all(void **state)
     assert_int_equal(hub_full(h), 1);
     assert_int_equal(hub_add(h, &f[2], &extra), -EBUSY);
     assert_null(extra);
-    assert_int_equal(hub_close_all(h, 1001, 1000), 0);
+    assert_int_equal(hub_close_all(h, 1001, WAIT_MS), 0);
     for (i = 0; i < 2; i++) {
         assert_int_equal(f[i].closes, 1);
         assert_int_equal(f[i].close_code, 1001);
@@ -221,38 +240,41 @@ static void test_hub_full_then_close_all(void **state)
     hub_free(h);
 }
 
-static unsigned fake_calls(struct fake *f)
+/* Waits up to ms until f's write was called at least n times; 0 or
+ * -ETIMEDOUT. */
+static int fake_wait_calls(struct fake *f, unsigned n, unsigned ms)
 {
-    unsigned n;
+    struct timespec dl = mono_deadline(ms);
+    int rc = 0;
 
     pthread_mutex_lock(&f->mu);
-    n = f->calls;
+    while (f->calls < n && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&f->cv, &f->mu, &dl);
+    rc = f->calls >= n ? 0 : -ETIMEDOUT;
     pthread_mutex_unlock(&f->mu);
-    return n;
+    return rc;
 }
 
-/* After a failed write, the client is never written to again. */
+/* After a failed write, the client is never written to again. A third
+ * write, if the hub made one, would come within milliseconds: QUIET_MS
+ * lets it show. A slow machine can only hide it, never fail a correct
+ * hub. */
 static void test_hub_failed_write_stops_frames(void **state)
 {
-    struct timespec pause = {0, 200 * 1000000L};
     struct hub *h = new_hub(2);
     struct hub_client *c;
     struct fake f;
 
-    fake_init(&f);
-    publish(h, "one", 1);
-    assert_int_equal(hub_add(h, &f, &c), 0);
-    assert_int_equal(fake_wait_last(&f, "one", 1000), 0);
+    c = add_client(h, &f, "one");
     pthread_mutex_lock(&f.mu);
     f.fail = 1;
     pthread_mutex_unlock(&f.mu);
     publish(h, "two", 1);
-    while (fake_calls(&f) < 2)
-        nanosleep(&pause, NULL);
+    assert_int_equal(fake_wait_calls(&f, 2, WAIT_MS), 0);
     publish(h, "three", 1);
-    nanosleep(&pause, NULL);
-    assert_int_equal(fake_calls(&f), 2);
+    assert_int_equal(fake_wait_calls(&f, 3, QUIET_MS), -ETIMEDOUT);
     hub_remove(h, c);
+    assert_int_equal(f.calls, 2);
     hub_free(h);
 }
 

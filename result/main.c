@@ -2,14 +2,14 @@
  *
  * The tally thread LISTENs to Postgres and reads the tallies; each read
  * becomes the current snapshot, and each change is pushed by the hub to
- * every WebSocket client; civetweb serves HTTP. See ../shared/DESIGN.md. */
-#include <errno.h>
+ * every WebSocket client; civetweb serves HTTP and accepts the WebSockets,
+ * whose frames result handles itself (ws.h). RESULT_MAX_CLIENTS is clamped
+ * to what the host can hold (capacity.h). See docs/architecture.md. */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "lib/config/config.h"
 #include "lib/http/http.h"
@@ -17,69 +17,34 @@
 #include "lib/metrics/metrics.h"
 #include "lib/shutdown/shutdown.h"
 #include "result/api.h"
+#include "result/capacity.h"
 #include "result/hub.h"
+#include "result/settings.h"
 #include "result/tally.h"
 
-#define DEFAULT_PORT  5000
 #define HTTP_HEADROOM 32   /* worker threads kept for plain HTTP */
 #define FD_HEADROOM   128  /* listeners, Postgres, logs, static files */
 #define CLOSE_GOING   1001 /* WebSocket "going away" */
 #define CLOSE_WAIT_MS 1000
+/* A civetweb thread's stack, fixed by Debian's build of civetweb 1.15. */
+#define CIVETWEB_STACK (100 * 1024)
+#define MEM_RESERVED   (48LL << 20) /* heap, socket buffers, code */
 
 static volatile sig_atomic_t g_stop;
 
-struct result_config {
-    uint16_t port, pg_port;
-    char pg_host[256], pg_db[64], pg_user[64], pg_password[128];
-    char ui_dir[512], label_a[128], label_b[128], log_level[16];
-    long max_clients;
-};
-
 struct app {
-    const char *labels[TALLY_OPTIONS];
+    const char *labels[CONTRACT_N_OPTIONS];
     struct hub *hub;
     struct tally *tally;
+    struct api *api;
 };
 
-static int config_load(struct result_config *c)
-{
-    if (config_str("LOG_LEVEL", "info", c->log_level, sizeof(c->log_level)) ||
-        log_init("result", c->log_level))
-        return -EINVAL;
-    if (config_port("PORT", DEFAULT_PORT, &c->port) ||
-        config_str("POSTGRES_HOST", "127.0.0.1", c->pg_host,
-                   sizeof(c->pg_host)) ||
-        config_port("POSTGRES_PORT", 5432, &c->pg_port) ||
-        config_str("POSTGRES_DB", "postgres", c->pg_db, sizeof(c->pg_db)) ||
-        config_str("POSTGRES_USER", "postgres", c->pg_user,
-                   sizeof(c->pg_user)) ||
-        config_secret("POSTGRES_PASSWORD", "", c->pg_password,
-                      sizeof(c->pg_password)) ||
-        config_str("UI_DIR", "", c->ui_dir, sizeof(c->ui_dir)) ||
-        config_str("OPTION_A", "Cats", c->label_a, sizeof(c->label_a)) ||
-        config_str("OPTION_B", "Dogs", c->label_b, sizeof(c->label_b)) ||
-        config_long("RESULT_MAX_CLIENTS", 1000, 1, 60000, &c->max_clients))
-        return -EINVAL;
-    return 0;
-}
-
-/* Each WebSocket costs a socket; raise the soft limit to the hard one. */
-static void raise_nofile(long need)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl))
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need)
-        log_warn("nofile_low",
-                 "\"limit\":%llu,\"needed\":%ld,\"hint\":\"raise ulimit -n "
-                 "(compose: ulimits nofile) or lower RESULT_MAX_CLIENTS\"",
-                 (unsigned long long)rl.rlim_cur, need);
-}
+/* What a client costs and what is kept aside (see capacity.h). */
+static const struct capacity_limits COSTS = {.client_stack = CIVETWEB_STACK +
+                                                             HUB_WRITER_STACK,
+                                             .http_threads = HTTP_HEADROOM,
+                                             .fixed_fds = FD_HEADROOM,
+                                             .reserved = MEM_RESERVED};
 
 /* On the tally thread, after every read of the tallies. */
 static void on_read(void *arg, const struct tally_counts *c)
@@ -98,75 +63,46 @@ static void on_read(void *arg, const struct tally_counts *c)
                   (long long)(c->votes[0] + c->votes[1]));
 }
 
-static int ready(void *arg, char *why, size_t n)
-{
-    struct app *app = arg;
-
-    if (tally_connected(app->tally))
-        return 0;
-    snprintf(why, n, "postgres: not connected");
-    return -ECONNREFUSED;
-}
-
-static int start_tally(struct app *app, const struct result_config *c,
+static int start_tally(struct app *app, const struct settings *c,
                        struct metrics *m)
 {
-    char port[8];
-    struct tally_opts o = {.host = c->pg_host,
-                           .port = port,
-                           .dbname = c->pg_db,
-                           .user = c->pg_user,
-                           .password = c->pg_password,
-                           .metrics = m,
-                           .on_read = on_read,
-                           .arg = app};
+    struct tally_opts o = {
+        .pg = &c->pg, .metrics = m, .on_read = on_read, .arg = app};
 
-    snprintf(port, sizeof(port), "%u", c->pg_port);
     return tally_start(&app->tally, &o);
 }
 
 /* Every option of the server beyond lib/http's: listen, threads, UI_DIR. */
 static int start_http(struct mg_context **ctx, struct http_opts *o,
-                      const struct result_config *c, char *listen, size_t n)
+                      const struct settings *c, char *listen, size_t n)
 {
     snprintf(listen, n, "%u", c->port);
     o->listen = listen;
     o->threads = (unsigned)c->max_clients + HTTP_HEADROOM;
     o->doc_root = c->ui_dir[0] ? c->ui_dir : NULL;
-    o->extra = (const char **)API_WS_OPTIONS;
     return http_start(ctx, o);
-}
-
-static void shut_down(struct app *app, struct mg_context *ctx)
-{
-    unsigned left;
-
-    log_info("stopping", "\"clients\":%u", hub_count(app->hub));
-    left = hub_close_all(app->hub, CLOSE_GOING, CLOSE_WAIT_MS);
-    if (left)
-        log_warn("close_frames_unsent", "\"clients\":%u", left);
-    http_stop(ctx); /* readers end, close handlers remove the clients */
 }
 
 int main(int argc, char **argv)
 {
-    struct result_config cfg = {0};
+    struct settings cfg;
     struct app app = {0};
     struct http_opts hopts = {0};
     struct hub_opts bopts = {.write = api_ws_write};
+    struct api_opts aopts = {0};
     struct mg_context *ctx;
     struct metrics *m;
     char listen[16];
     int rc = EXIT_FAILURE;
 
-    rc = http_healthcheck_main(argc, argv, "PORT", DEFAULT_PORT);
+    rc = http_healthcheck_main(argc, argv, "PORT", SETTINGS_DEFAULT_PORT);
     if (rc >= 0)
         return rc;
     rc = EXIT_FAILURE;
     mallopt(M_ARENA_MAX, 2); /* before any thread: RSS, not speed */
-    if (config_load(&cfg))
+    if (settings_load(&cfg))
         return CONFIG_EXIT;
-    raise_nofile(cfg.max_clients + HTTP_HEADROOM + FD_HEADROOM);
+    cfg.max_clients = capacity_fit(&COSTS, cfg.max_clients);
     shutdown_install(&g_stop);
     app.labels[0] = cfg.label_a;
     app.labels[1] = cfg.label_b;
@@ -179,16 +115,20 @@ int main(int argc, char **argv)
     if (start_tally(&app, &cfg, m))
         goto out_hub;
     hopts.metrics = m;
-    hopts.ready = ready;
-    hopts.ready_arg = &app;
+    hopts.ready = tally_ready;
+    hopts.ready_arg = app.tally;
     if (start_http(&ctx, &hopts, &cfg, listen, sizeof(listen)))
         goto out_tally;
-    api_register(ctx, app.hub);
+    aopts.ping_ms = (unsigned)cfg.ws_ping_ms;
+    if (api_start(&app.api, ctx, app.hub, &aopts)) {
+        http_stop(ctx);
+        goto out_tally;
+    }
     log_info("listening", "\"port\":%u,\"max_clients\":%ld", cfg.port,
              cfg.max_clients);
     while (!g_stop)
         shutdown_sleep_ms(&g_stop, 1000);
-    shut_down(&app, ctx);
+    api_close(app.api, app.hub, ctx, CLOSE_GOING, CLOSE_WAIT_MS);
     rc = EXIT_SUCCESS;
 out_tally:
     tally_stop(app.tally);

@@ -2,7 +2,10 @@
  * worker simulated: zeros without a schema, a committed batch pushed to a
  * WebSocket client within 1 s, 200 clients all updated, a Postgres restart
  * (readyz follows, pushes resume), --healthcheck, bad config (exit 2),
- * SIGTERM (close frames, exit 0 within 10 s, no leak under ASan). */
+ * SIGTERM (close frames, exit 0 within 10 s, no leak under ASan),
+ * RESULT_MAX_CLIENTS clamped to the descriptors the process may open, a
+ * 400 MB frame header (closed at once, the server's RSS flat) and a
+ * client stalled mid-frame (dropped after RESULT_WS_PING_MS x 2). */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +100,7 @@ static int group_setup(void **state)
     static char *env[] = {e_port,
                           e_pg,
                           "RESULT_MAX_CLIENTS=250",
+                          "RESULT_WS_PING_MS=1000",
                           "OPTION_A=Cats",
                           "OPTION_B=Dogs",
                           NULL,
@@ -107,7 +113,7 @@ static int group_setup(void **state)
     if (getenv("ASAN_OPTIONS")) { /* leaks in the server fail the test */
         snprintf(e_asan, sizeof(e_asan), "ASAN_OPTIONS=%s",
                  getenv("ASAN_OPTIONS"));
-        env[5] = e_asan;
+        env[6] = e_asan;
     }
     port = fixture_free_port();
     snprintf(e_port, sizeof(e_port), "PORT=%u", port);
@@ -212,6 +218,101 @@ static void test_main_postgres_restart(void **state)
     wstest_close(&w);
 }
 
+static void test_main_400mb_frame_header_rss_flat(void **state)
+{
+    uint8_t h[16];
+    long rss0 = wstest_rss_kb(server), grew;
+    int status, code = 0, fd = wstest_raw_upgrade(port, WS, &status);
+    size_t n, sent;
+    int64_t t0;
+
+    assert_int_equal(status, 101);
+    t0 = mono_ms();
+    n = wstest_client_header(h, 0x82, 400u << 20);
+    assert_int_equal(send(fd, h, n, MSG_NOSIGNAL), (ssize_t)n);
+    sent = wstest_flood(fd, 32u << 20, 10000);
+    assert_int_equal(wstest_wait_hangup(fd, 5000, &code), 0);
+    grew = wstest_rss_kb(server) - rss0;
+    print_message("hung up after %lu ms, %zu bytes sent, server RSS %+ld "
+                  "KiB\n",
+                  (unsigned long)(mono_ms() - t0), sent, grew);
+    assert_true(grew < 4096);
+    assert_true(sent < (32u << 20));
+    close(fd);
+}
+
+static void test_main_stalled_client_dropped(void **state)
+{
+    uint8_t h[16 + 10] = {0};
+    int status, fd = wstest_raw_upgrade(port, WS, &status);
+    int64_t t0 = mono_ms();
+    size_t n;
+
+    assert_int_equal(status, 101);
+    n = wstest_client_header(h, 0x81, 100);
+    assert_int_equal(send(fd, h, n + 10, MSG_NOSIGNAL), (ssize_t)(n + 10));
+    assert_int_equal(wstest_wait_hangup(fd, 15000, NULL), 0);
+    print_message("stalled client dropped after %lu ms (ping 1000 ms)\n",
+                  (unsigned long)(mono_ms() - t0));
+    assert_true(mono_ms() - t0 >= 1000);
+    close(fd);
+}
+
+/* Reads the child's stdout until a line with want, or ms pass. */
+static int read_until(int fd, const char *want, char *out, size_t n,
+                      unsigned ms)
+{
+    int64_t end = mono_ms() + ms;
+    size_t got = 0;
+    ssize_t r;
+
+    out[0] = '\0';
+    while (got + 1 < n && mono_ms() < end && !strstr(out, want)) {
+        r = read(fd, out + got, n - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        out[got] = '\0';
+    }
+    return strstr(out, want) ? 0 : -ETIMEDOUT;
+}
+
+/* 60,000 clients asked, 1,024 descriptors allowed: clamped to what fits
+ * (1024 - 128 for the rest - 32 HTTP connections), with a warning. */
+static void test_main_max_clients_clamped(void **state)
+{
+    struct rlimit rl = {1024, 1024};
+    char e_port[32], e_pg[32], out[8192];
+    char *env[] = {e_port, e_pg, "RESULT_MAX_CLIENTS=60000", NULL};
+    char *argv[] = {bin, NULL};
+    int p[2];
+    pid_t pid;
+
+    snprintf(e_port, sizeof(e_port), "PORT=%u", fixture_free_port());
+    snprintf(e_pg, sizeof(e_pg), "POSTGRES_PORT=%u", pg.port);
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        setrlimit(RLIMIT_NOFILE, &rl);
+        execve(bin, argv, env);
+        _exit(127);
+    }
+    close(p[1]);
+    assert_int_equal(
+        read_until(p[0], "\"event\":\"listening\"", out, sizeof(out), 20000),
+        0);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 10000), 0);
+    close(p[0]);
+    assert_non_null(strstr(out, "\"event\":\"max_clients_clamped\","
+                                "\"variable\":\"RESULT_MAX_CLIENTS\","
+                                "\"requested\":60000,\"allowed\":864,"
+                                "\"limited_by\":\"descriptors\""));
+    assert_non_null(strstr(out, "\"event\":\"sized\",\"max_clients\":864,"
+                                "\"threads\":1760,"));
+}
+
 static void test_main_sigterm_closes_clients(void **state)
 {
     struct wstest w[3];
@@ -244,6 +345,9 @@ int main(void)
         cmocka_unit_test(test_main_batch_pushed_within_1s),
         cmocka_unit_test(test_main_many_clients_updated),
         cmocka_unit_test(test_main_postgres_restart),
+        cmocka_unit_test(test_main_max_clients_clamped),
+        cmocka_unit_test(test_main_400mb_frame_header_rss_flat),
+        cmocka_unit_test(test_main_stalled_client_dropped),
         cmocka_unit_test(test_main_sigterm_closes_clients),
     };
 

@@ -6,6 +6,8 @@
 
 #include <libpq-fe.h>
 
+#include "proto/contract.h"
+
 int pgtest_exec(const char *conninfo, const char *sql)
 {
     PGconn *c = PQconnectdb(conninfo);
@@ -44,10 +46,11 @@ int pgtest_batch(const char *conninfo, long da, long db, int notify)
 
     snprintf(sql, sizeof(sql),
              "BEGIN;"
-             "INSERT INTO tallies VALUES ('a', %ld), ('b', %ld)"
+             "INSERT INTO tallies VALUES ('" CONTRACT_OPTION_A "', %ld),"
+             " ('" CONTRACT_OPTION_B "', %ld)"
              " ON CONFLICT (vote) DO UPDATE"
              " SET count = tallies.count + EXCLUDED.count;"
              "%s COMMIT;",
-             da, db, notify ? "NOTIFY votes_changed;" : "");
+             da, db, notify ? "NOTIFY " CONTRACT_PG_CHANNEL ";" : "");
     return pgtest_exec(conninfo, sql);
 }

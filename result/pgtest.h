@@ -1,6 +1,6 @@
 /* pgtest.h - the worker's side of the contract, for result's tests
  * (testonly): its schema, and a committed batch that updates tallies and
- * NOTIFYs votes_changed in the same transaction. */
+ * NOTIFYs CONTRACT_PG_CHANNEL in the same transaction. */
 #ifndef RESULT_PGTEST_H
 #define RESULT_PGTEST_H
 

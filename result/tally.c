@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
 #include "lib/mono/mono.h"
+#include "lib/pgconn/pgconn.h"
 #include "lib/retry/retry.h"
 
 #define WAIT_SLICE_MS      100 /* how often the thread looks at `stop` */
@@ -24,8 +26,7 @@
 #define THREAD_STACK       (256 * 1024)
 
 struct tally {
-    char host[256], port[16], dbname[64], user[64];
-    char password[128];
+    struct pgconn_env pg;
     unsigned refresh_ms;
     void (*on_read)(void *arg, const struct tally_counts *c);
     void *arg;
@@ -33,19 +34,10 @@ struct tally {
     struct tally_counts last;
     int have_last;
     volatile sig_atomic_t stop;
-    int up; /* read with __atomic, any thread */
+    atomic_int up; /* read from any thread */
     pthread_t thread;
     struct metric *m_reads, *m_notifies, *m_errors, *m_up;
 };
-
-int tally_index(const char *id)
-{
-    if (strcmp(id, "a") == 0)
-        return 0;
-    if (strcmp(id, "b") == 0)
-        return 1;
-    return -1;
-}
 
 static int is_missing_table(const PGresult *r)
 {
@@ -65,7 +57,7 @@ int tally_read_once(struct pg_conn *conn, struct tally_counts *c)
     r = PQexec(conn, "SELECT vote, count FROM tallies");
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         for (i = 0; i < PQntuples(r); i++) {
-            k = tally_index(PQgetvalue(r, i, 0));
+            k = contract_option_index(PQgetvalue(r, i, 0));
             if (k >= 0)
                 c->votes[k] = strtoll(PQgetvalue(r, i, 1), NULL, 10);
         }
@@ -84,19 +76,27 @@ int tally_read_once(struct pg_conn *conn, struct tally_counts *c)
 
 static void set_up(struct tally *t, int up)
 {
-    __atomic_store_n(&t->up, up, __ATOMIC_RELEASE);
-    metric_set(t->m_up, up);
+    atomic_store(&t->up, up);
+    metrics_set(t->m_up, up);
 }
 
 int tally_connected(const struct tally *t)
 {
-    return __atomic_load_n(&t->up, __ATOMIC_ACQUIRE);
+    return atomic_load(&t->up);
+}
+
+int tally_ready(void *arg, char *why, size_t n)
+{
+    if (tally_connected(arg))
+        return 0;
+    snprintf(why, n, "postgres: not connected");
+    return -ECONNREFUSED;
 }
 
 static void disconnect(struct tally *t)
 {
     if (t->conn && tally_connected(t) && !t->stop)
-        log_warn("pg_disconnected", "\"host\":\"%s\"", t->host);
+        log_warn("pg_disconnected", "\"host\":\"%s\"", t->pg.host);
     set_up(t, 0);
     PQfinish(t->conn); /* NULL-safe */
     t->conn = NULL;
@@ -111,40 +111,30 @@ static void on_notice(void *arg, const char *msg)
     log_info("pg_notice", "\"message\":%s", log_quote(q, sizeof(q), msg));
 }
 
-/* One connection attempt, for retry_backoff(): connect, then LISTEN. */
+/* One connection attempt, for retry_backoff(): connect (keepalives and
+ * tcp_user_timeout: lib/pgconn), then LISTEN. */
 static int pg_connect(void *arg)
 {
-    static const char *const keys[] = {"host",
-                                       "port",
-                                       "dbname",
-                                       "user",
-                                       "password",
-                                       "connect_timeout",
-                                       "application_name",
-                                       "keepalives_idle",
-                                       "keepalives_interval",
-                                       "keepalives_count",
-                                       "tcp_user_timeout",
-                                       NULL};
     struct tally *t = arg;
-    const char *vals[] = {t->host,     t->port, t->dbname, t->user,
-                          t->password, "5",     "result",  "10",
-                          "5",         "3",     "10000",   NULL};
+    struct pgconn_target target;
+    struct pgconn_params p;
     PGresult *r;
     int ok;
 
-    t->conn = PQconnectdbParams(keys, vals, 0);
+    pgconn_target_of(&target, &t->pg, "result", NULL);
+    pgconn_params(&p, &target);
+    t->conn = PQconnectdbParams(p.keys, p.vals, 0);
     if (PQstatus(t->conn) != CONNECTION_OK)
         goto out_finish;
     PQsetNoticeProcessor(t->conn, on_notice, NULL);
-    r = PQexec(t->conn, "LISTEN " TALLY_CHANNEL);
+    r = PQexec(t->conn, "LISTEN " CONTRACT_PG_CHANNEL);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok)
         goto out_finish;
     set_up(t, 1);
-    log_info("pg_connected", "\"host\":\"%s\",\"port\":\"%s\"", t->host,
-             t->port);
+    log_info("pg_connected", "\"host\":\"%s\",\"port\":\"%u\"", t->pg.host,
+             t->pg.port);
     return 0;
 
 out_finish:
@@ -160,14 +150,14 @@ static int read_and_report(struct tally *t)
     int rc = tally_read_once(t->conn, &c);
 
     if (rc) {
-        metric_add(t->m_errors, 1);
+        metrics_add(t->m_errors, 1);
         return rc;
     }
     c.changed =
         !t->have_last || memcmp(c.votes, t->last.votes, sizeof(c.votes)) != 0;
     t->last = c;
     t->have_last = 1;
-    metric_add(t->m_reads, 1);
+    metrics_add(t->m_reads, 1);
     t->on_read(t->arg, &c);
     return 0;
 }
@@ -182,7 +172,7 @@ static int drain_notifies(struct tally *t)
         PQfreemem(n);
         count++;
     }
-    metric_add(t->m_notifies, (uint64_t)count);
+    metrics_add(t->m_notifies, (uint64_t)count);
     return count;
 }
 
@@ -252,13 +242,6 @@ static void *tally_main(void *arg)
     return NULL;
 }
 
-static int copy(char *dst, size_t n, const char *src)
-{
-    int w = snprintf(dst, n, "%s", src ? src : "");
-
-    return (w < 0 || (size_t)w >= n) ? -EINVAL : 0;
-}
-
 static void register_metrics(struct tally *t, struct metrics *m)
 {
     if (!m)
@@ -266,7 +249,7 @@ static void register_metrics(struct tally *t, struct metrics *m)
     t->m_reads = metrics_counter(m, "result_pg_reads_total",
                                  "Reads of the tallies table.");
     t->m_notifies = metrics_counter(m, "result_pg_notifications_total",
-                                    "NOTIFY votes_changed received.");
+                                    "NOTIFY " CONTRACT_PG_CHANNEL " received.");
     t->m_errors = metrics_counter(m, "result_pg_errors_total",
                                   "Failed reads (then a reconnect).");
     t->m_up = metrics_gauge(m, "result_pg_up",
@@ -283,14 +266,7 @@ int tally_start(struct tally **out, const struct tally_opts *o)
     t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
-    if (copy(t->host, sizeof(t->host), o->host) ||
-        copy(t->port, sizeof(t->port), o->port) ||
-        copy(t->dbname, sizeof(t->dbname), o->dbname) ||
-        copy(t->user, sizeof(t->user), o->user) ||
-        copy(t->password, sizeof(t->password), o->password)) {
-        rc = -EINVAL;
-        goto out_free;
-    }
+    t->pg = *o->pg;
     t->refresh_ms = o->refresh_ms ? o->refresh_ms : DEFAULT_REFRESH_MS;
     t->on_read = o->on_read;
     t->arg = o->arg;
@@ -333,17 +309,16 @@ static void format_time(const struct timespec *ts, char *buf, size_t n)
 int tally_format(const struct tally_counts *c, const char *const *labels,
                  char *buf, size_t n, size_t *len)
 {
-    static const char *const ids[TALLY_OPTIONS] = {"a", "b"};
     json_t *opts = json_array(), *o;
     json_int_t total = 0;
     char as_of[40];
     size_t need;
     int i;
 
-    for (i = 0; i < TALLY_OPTIONS; i++) {
-        json_array_append_new(opts, json_pack("{s:s,s:s,s:I}", "id", ids[i],
-                                              "label", labels[i], "votes",
-                                              (json_int_t)c->votes[i]));
+    for (i = 0; i < CONTRACT_N_OPTIONS; i++) {
+        json_array_append_new(
+            opts, json_pack("{s:s,s:s,s:I}", "id", CONTRACT_OPTIONS[i], "label",
+                            labels[i], "votes", (json_int_t)c->votes[i]));
         total += c->votes[i];
     }
     format_time(&c->as_of, as_of, sizeof(as_of));

@@ -1,7 +1,7 @@
 /* tally.h - reads the vote tallies from Postgres and follows changes.
  *
  * A tally runs one thread that owns one PGconn: it LISTENs on the worker's
- * channel (votes_changed), reads `SELECT vote, count FROM tallies` (a
+ * channel (CONTRACT_PG_CHANNEL), reads `SELECT vote, count FROM tallies` (a
  * missing table reads as zeros), and calls the caller's on_read with the
  * counts after every read. Reads are coalesced: at most one per
  * TALLY_MIN_GAP_MS, always one after the last notification, and one every
@@ -17,22 +17,23 @@
 #include <stdint.h>
 #include <time.h>
 
-#define TALLY_OPTIONS    2  /* option ids "a" and "b" */
+#include "lib/pgconn/pgconn.h"
+#include "proto/contract.h"
+
 #define TALLY_MIN_GAP_MS 50 /* at most 20 reads (and pushes) a second */
-#define TALLY_CHANNEL    "votes_changed"
 
 struct metrics;
 
 struct tally_counts {
-    int64_t votes[TALLY_OPTIONS]; /* [0] is "a", [1] is "b" */
-    struct timespec as_of;        /* CLOCK_REALTIME of the read */
-    int changed;                  /* differs from the last read */
+    int64_t votes[CONTRACT_N_OPTIONS]; /* by CONTRACT_OPTIONS' index */
+    struct timespec as_of;             /* CLOCK_REALTIME of the read */
+    int changed;                       /* differs from the last read */
 };
 
 struct tally_opts {
-    const char *host, *port, *dbname, *user, *password;
-    unsigned refresh_ms;     /* safety refresh; 0 means 5000 */
-    struct metrics *metrics; /* NULL, or counters are registered here */
+    const struct pgconn_env *pg; /* where (lib/pgconn); copied */
+    unsigned refresh_ms;         /* safety refresh; 0 means 5000 */
+    struct metrics *metrics;     /* NULL, or counters are registered here */
     void (*on_read)(void *arg, const struct tally_counts *c);
     void *arg;
 };
@@ -40,18 +41,19 @@ struct tally_opts {
 struct tally;
 
 /* Starts the thread; it connects in the background (see
- * tally_connected()). Strings in o are copied. 0 or -errno. */
+ * tally_connected()). o->pg is copied. 0 or -errno. */
 int tally_start(struct tally **out, const struct tally_opts *o);
 
 /* 1 while the connection is up and LISTEN was issued, else 0. */
 int tally_connected(const struct tally *t);
 
+/* http_opts.ready for a server whose readiness is the tally's (arg is the
+ * struct tally): 0, or -ECONNREFUSED with why "postgres: not connected". */
+int tally_ready(void *arg, char *why, size_t n);
+
 /* Stops the thread (within ~100 ms, or once a query in flight ends) and
  * frees. NULL-safe. */
 void tally_stop(struct tally *t);
-
-/* The option index of a vote id ("a" -> 0, "b" -> 1), or -1. */
-int tally_index(const char *id);
 
 struct pg_conn; /* libpq's PGconn */
 
@@ -60,7 +62,7 @@ struct pg_conn; /* libpq's PGconn */
 int tally_read_once(struct pg_conn *conn, struct tally_counts *c);
 
 /* The snapshot JSON {"options":[{"id","label","votes"}..],"total","as_of"}
- * for labels[TALLY_OPTIONS] into buf. 0, or -ENOSPC / -ENOMEM. */
+ * for labels[CONTRACT_N_OPTIONS] into buf. 0, or -ENOSPC / -ENOMEM. */
 int tally_format(const struct tally_counts *c, const char *const *labels,
                  char *buf, size_t n, size_t *len);
 

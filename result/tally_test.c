@@ -55,19 +55,15 @@ static void on_read(void *arg, const struct tally_counts *c)
 
 static struct tally *start(struct seen *s, unsigned refresh_ms)
 {
-    char port[8];
-    struct tally_opts o = {.host = "127.0.0.1",
-                           .port = port,
-                           .dbname = "postgres",
-                           .user = "postgres",
-                           .refresh_ms = refresh_ms,
-                           .on_read = on_read,
-                           .arg = s};
+    static struct pgconn_env env = {
+        .host = "127.0.0.1", .db = "postgres", .user = "postgres"};
+    struct tally_opts o = {
+        .pg = &env, .refresh_ms = refresh_ms, .on_read = on_read, .arg = s};
     struct tally *t;
 
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
-    snprintf(port, sizeof(port), "%u", pg.port);
+    env.port = pg.port;
     assert_int_equal(tally_start(&t, &o), 0);
     return t;
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <civetweb.h>
 
 #include "lib/mono/mono.h"
+#include "result/wsproto.h"
 
 static long long parse_total(const char *s)
 {
@@ -36,6 +38,10 @@ static int on_data(struct mg_connection *c, int bits, char *data, size_t len,
         w->last[len] = '\0';
         w->total = parse_total(w->last);
         w->frames++;
+    } else if (op == MG_WEBSOCKET_OPCODE_PING) {
+        /* as browsers do; result drops clients that never answer */
+        mg_websocket_client_write(c, MG_WEBSOCKET_OPCODE_PONG, data, len);
+        w->pings++;
     } else if (op == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE && len >= 2) {
         w->close_code = ((unsigned char)data[0] << 8) | (unsigned char)data[1];
     }
@@ -189,4 +195,115 @@ int wstest_raw_open(uint16_t port, const char *path, int rcvbuf)
 out_close:
     close(fd);
     return rc;
+}
+
+long wstest_rss_kb(int pid)
+{
+    char line[256], path[64];
+    long kb = -1;
+    FILE *f;
+
+    if (pid)
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/status");
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+int wstest_raw_upgrade(uint16_t port, const char *path, int *status)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    char buf[1024];
+    size_t got = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ssize_t n;
+
+    *status = 0;
+    if (fd < 0)
+        return -errno;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    n = snprintf(buf, sizeof(buf),
+                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                 path);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+        write(fd, buf, (size_t)n) != n) {
+        close(fd);
+        return -ECONNREFUSED;
+    }
+    while (got < sizeof(buf) - 1) { /* byte by byte: leave frames unread */
+        if (read(fd, buf + got, 1) != 1)
+            break;
+        buf[++got] = '\0';
+        if (got >= 4 && memcmp(buf + got - 4, "\r\n\r\n", 4) == 0) {
+            *status = (int)strtol(buf + 9, NULL, 10);
+            if (*status == 101 &&
+                !strstr(buf, "Sec-WebSocket-Accept: "
+                             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"))
+                *status = -1; /* a wrong key */
+            break;
+        }
+    }
+    return fd;
+}
+
+size_t wstest_client_header(uint8_t *h, int b0, uint64_t len)
+{
+    size_t n = wsproto_header(h, b0 & 0x0f, len);
+
+    h[0] = (uint8_t)b0;
+    h[1] |= 0x80;
+    memset(h + n, 0, 4);
+    return n + 4;
+}
+
+int wstest_wait_hangup(int fd, unsigned ms, int *close_code)
+{
+    int64_t end = mono_ms() + ms;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    uint8_t buf[4096];
+    ssize_t n, i;
+
+    while (mono_ms() < end) {
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n <= 0 && !(n < 0 && errno == EAGAIN))
+            return 0;
+        for (i = 0; close_code && i + 3 < n; i++)
+            if (buf[i] == 0x88 && buf[i + 1] >= 2 && buf[i + 1] < 126)
+                *close_code = buf[i + 2] << 8 | buf[i + 3];
+    }
+    return -ETIMEDOUT;
+}
+
+size_t wstest_flood(int fd, size_t total, unsigned ms)
+{
+    static const uint8_t junk[64 * 1024];
+    int64_t end = mono_ms() + ms;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    size_t sent = 0, n;
+    ssize_t w;
+
+    while (sent < total && mono_ms() < end) {
+        n = total - sent < sizeof(junk) ? total - sent : sizeof(junk);
+        w = send(fd, junk, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            sent += (size_t)w;
+        } else if (w < 0 && errno == EAGAIN) {
+            poll(&p, 1, 50);
+        } else {
+            break; /* EPIPE, ECONNRESET: the server hung up */
+        }
+    }
+    return sent;
 }

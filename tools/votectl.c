@@ -2,19 +2,27 @@
  *
  *   votectl sub 'votes.*'        each message, VoteCast decoded, one JSON line
  *   votectl vote a --voter ID    casts a vote through vote's HTTP API
- *   votectl stats                streams, the worker consumer, and tallies
+ *   votectl stats [--json]       streams, the worker consumer, tallies and
+ *                                dead letters: a table, or one JSON line
+ *   votectl deadletters [--json] each dead letter with its reason
  *   votectl load N PREFIX        publishes N votes at once (benchmarks)
  *   votectl pull N               pulls and acks N stored votes on a
  *                                throwaway consumer: NATS alone, no Postgres
  *
- * Settings from the environment: NATS_URL (nats://127.0.0.1:4222),
- * VOTE_URL (http://127.0.0.1:5000), POSTGRES_HOST/PORT/DB/USER/PASSWORD. */
+ * Settings from the environment: NATS_URL (nats://127.0.0.1:4222, or a
+ * comma-separated list), NATS_USER and NATS_PASSWORD(_FILE),
+ * VOTE_URL (http://127.0.0.1:5000), POSTGRES_HOST/PORT/DB/USER/PASSWORD.
+ * What the environment leaves unset comes from the endpoints file of the
+ * local stack votectl was installed with (tools/run: RUN_DIR/endpoints.env
+ * beside RUN_DIR/bin/votectl, see endpoints.h), then from those defaults. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <civetweb.h>
@@ -23,8 +31,16 @@
 #include <nats/nats.h>
 
 #include "lib/config/config.h"
+#include "lib/jspull/jspull.h"
+#include "lib/natsconn/natsconn.h"
+#include "lib/pgconn/pgconn.h"
 #include "lib/shutdown/shutdown.h"
+#include "proto/contract.h"
 #include "proto/vote.pb-c.h"
+#include "tools/endpoints.h"
+
+#define DEADLETTER_SHOW   1000 /* deadletters lists the newest */
+#define DEADLETTER_SHOW_S "1000"
 
 static volatile sig_atomic_t g_stop;
 
@@ -45,16 +61,42 @@ static int fail(const char *what, const char *detail)
     return 1;
 }
 
+/* Nothing answered at addr: which address, where it came from, and how to
+ * point votectl elsewhere. */
+static int unreachable(const char *var, const char *addr, const char *err)
+{
+    char path[PATH_MAX], origin[PATH_MAX + 64];
+
+    if (endpoints_path(path, sizeof(path)))
+        path[0] = '\0';
+    endpoints_origin(path[0] ? path : NULL, var, origin, sizeof(origin));
+    fprintf(stderr,
+            "votectl: %s: %s\n"
+            "votectl: %s; is the stack up (tools/run status)? "
+            "Set %s to use another address.\n",
+            addr, err, origin, var);
+    return 1;
+}
+
+/* One connection to the first server of NATS_URL that answers. */
 static int nats_connect(natsConnection **nc)
 {
-    char url[256];
+    struct natsconn conn;
+    natsOptions *o = NULL;
     natsStatus s;
 
-    if (config_str("NATS_URL", "nats://127.0.0.1:4222", url, sizeof(url)))
+    if (natsconn_load(&conn))
         return CONFIG_EXIT;
-    s = natsConnection_ConnectTo(nc, url);
+    s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsconn_apply(&conn, o);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, "votectl");
+    if (s == NATS_OK)
+        s = natsConnection_Connect(nc, o);
+    natsOptions_Destroy(o);
     if (s != NATS_OK)
-        return fail(url, natsStatus_GetText(s));
+        return unreachable("NATS_URL", conn.redacted, natsStatus_GetText(s));
     return 0;
 }
 
@@ -67,7 +109,7 @@ static json_t *describe(natsMsg *m)
     Voting__V1__VoteCast *v;
     json_t *o;
 
-    natsMsgHeader_Get(m, "Nats-Msg-Id", &msg_id);
+    natsMsgHeader_Get(m, CONTRACT_HDR_MSG_ID, &msg_id);
     o = json_pack("{s:s,s:i}", "subject", natsMsg_GetSubject(m), "bytes", len);
     if (msg_id)
         json_object_set_new(o, "msg_id", json_string(msg_id));
@@ -83,7 +125,7 @@ static json_t *describe(natsMsg *m)
         voting__v1__vote_cast__free_unpacked(v, NULL);
     }
     /* Dead letters say why they were set aside. */
-    if (natsMsgHeader_Get(m, "Voting-Deadletter-Reason", &reason) == NATS_OK)
+    if (natsMsgHeader_Get(m, CONTRACT_HDR_REASON, &reason) == NATS_OK)
         json_object_set_new(o, "deadletter_reason", json_string(reason));
     return o;
 }
@@ -102,6 +144,12 @@ static int cmd_sub(const char *subject)
     if (s != NATS_OK) {
         natsConnection_Destroy(nc);
         return fail(subject, natsStatus_GetText(s));
+    }
+    /* "listening" once the server has the subscription (a round trip) */
+    if (natsConnection_Flush(nc) != NATS_OK) {
+        natsSubscription_Destroy(sub);
+        natsConnection_Destroy(nc);
+        return fail(subject, "the server did not confirm the subscription");
     }
     fprintf(stderr, "votectl: listening on %s (Ctrl-C stops)\n", subject);
     while (!g_stop) {
@@ -144,7 +192,7 @@ static int cmd_vote(const char *option, const char *voter)
                     u.host, n, body);
     free(body);
     if (!c)
-        return fail(u.raw, ebuf);
+        return unreachable("VOTE_URL", u.raw, ebuf);
     status = mg_get_response_info(c)->status_code;
     while ((n = mg_read(c, reply + got, sizeof(reply) - 1 - (size_t)got)) > 0)
         got += n;
@@ -165,13 +213,17 @@ static json_t *streams_json(jsCtx *js)
         return arr;
     for (i = 0; i < list->Count; i++) {
         jsStreamInfo *si = list->List[i];
+        const char *leader =
+            si->Cluster && si->Cluster->Leader ? si->Cluster->Leader : "";
 
         json_array_append_new(
-            arr, json_pack("{s:s,s:I,s:I,s:I,s:I}", "name", si->Config->Name,
-                           "messages", (json_int_t)si->State.Msgs, "bytes",
-                           (json_int_t)si->State.Bytes, "last_seq",
-                           (json_int_t)si->State.LastSeq, "consumers",
-                           (json_int_t)si->State.Consumers));
+            arr,
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "name", si->Config->Name,
+                      "messages", (json_int_t)si->State.Msgs, "bytes",
+                      (json_int_t)si->State.Bytes, "last_seq",
+                      (json_int_t)si->State.LastSeq, "consumers",
+                      (json_int_t)si->State.Consumers, "replicas",
+                      (json_int_t)si->Config->Replicas, "leader", leader));
     }
     jsStreamInfoList_Destroy(list);
     return arr;
@@ -181,7 +233,8 @@ static json_t *consumer_json(jsCtx *js)
 {
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetConsumerInfo(&ci, js, "VOTES", "worker", NULL, &jerr);
+    natsStatus s = js_GetConsumerInfo(&ci, js, CONTRACT_STREAM,
+                                      CONTRACT_CONSUMER, NULL, &jerr);
     json_t *o;
 
     if (s != NATS_OK)
@@ -198,28 +251,27 @@ static json_t *consumer_json(jsCtx *js)
 
 static json_t *tallies_json(void)
 {
-    char host[256], db[64], user[64], pw[128], port[8];
-    const char *keys[] = {
-        "host", "port", "dbname", "user", "password", "connect_timeout", NULL};
-    const char *vals[] = {host, port, db, user, pw, "3", NULL};
-    json_t *o = json_object();
+    struct pgconn_env env;
+    struct pgconn_target t;
+    struct pgconn_params p;
+    json_t *o;
     PGconn *c;
     PGresult *r;
     int i;
 
-    if (config_str("POSTGRES_HOST", "127.0.0.1", host, sizeof(host)) ||
-        config_str("POSTGRES_PORT", "5432", port, sizeof(port)) ||
-        config_str("POSTGRES_DB", "postgres", db, sizeof(db)) ||
-        config_str("POSTGRES_USER", "postgres", user, sizeof(user)) ||
-        config_secret("POSTGRES_PASSWORD", "", pw, sizeof(pw)))
+    if (pgconn_load(&env))
         return json_pack("{s:s}", "error", "bad Postgres settings");
-    c = PQconnectdbParams(keys, vals, 0);
+    pgconn_target_of(&t, &env, "votectl", NULL);
+    pgconn_params(&p, &t);
+    o = json_object();
+    c = PQconnectdbParams(p.keys, p.vals, 0);
     r = PQstatus(c) == CONNECTION_OK
             ? PQexec(c, "SELECT vote, count FROM tallies ORDER BY vote")
             : NULL;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         json_decref(o);
-        o = json_pack("{s:s}", "error", PQerrorMessage(c));
+        o = json_pack("{s:s,s:s,s:s}", "error", PQerrorMessage(c), "host",
+                      env.host, "port", p.port);
     } else {
         for (i = 0; i < PQntuples(r); i++)
             json_object_set_new(o, PQgetvalue(r, i, 0),
@@ -230,12 +282,96 @@ static json_t *tallies_json(void)
     return o;
 }
 
-static int cmd_stats(void)
+/* Messages in the DEADLETTER stream (0 without one). */
+static json_int_t deadletter_count(json_t *streams)
+{
+    size_t i;
+    json_t *st;
+
+    json_array_foreach(streams, i, st)
+    {
+        if (strcmp(json_string_value(json_object_get(st, "name")),
+                   CONTRACT_DL_STREAM) == 0)
+            return json_integer_value(json_object_get(st, "messages"));
+    }
+    return 0;
+}
+
+static json_int_t num(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+static void print_streams(json_t *streams)
+{
+    json_t *st;
+    size_t i;
+
+    printf("%-12s %12s %14s %8s  %s\n", "stream", "messages", "bytes",
+           "replicas", "leader");
+    json_array_foreach(streams, i, st)
+    {
+        const char *leader = json_string_value(json_object_get(st, "leader"));
+
+        printf("%-12s %12" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT
+               " %8" JSON_INTEGER_FORMAT "  %s\n",
+               json_string_value(json_object_get(st, "name")),
+               num(st, "messages"), num(st, "bytes"), num(st, "replicas"),
+               leader && *leader ? leader : "(single server)");
+    }
+    if (json_array_size(streams) == 0)
+        printf("(no streams yet: the worker creates VOTES at its start)\n");
+}
+
+static void print_tallies(json_t *t)
+{
+    const char *key, *err = json_string_value(json_object_get(t, "error"));
+    json_t *v;
+
+    printf("\ntallies (Postgres)\n");
+    if (err) {
+        printf("  %s", err);
+        if (err[0] == '\0' || err[strlen(err) - 1] != '\n')
+            printf("\n");
+        return;
+    }
+    if (json_object_size(t) == 0)
+        printf("  no votes yet\n");
+    json_object_foreach(t, key, v)
+    {
+        printf("  %-10s %12" JSON_INTEGER_FORMAT "\n", key,
+               json_integer_value(v));
+    }
+}
+
+/* The stats of cmd_stats() as a short table for people. */
+static void print_table(json_t *o)
+{
+    json_t *c = json_object_get(o, "consumer");
+    const char *err = json_string_value(json_object_get(c, "error"));
+    json_int_t dl = num(o, "deadletters");
+
+    print_streams(json_object_get(o, "streams"));
+    printf("\nconsumer VOTES/worker: ");
+    if (err)
+        printf("%s\n", err);
+    else
+        printf("pending %" JSON_INTEGER_FORMAT
+               ", ack pending %" JSON_INTEGER_FORMAT
+               ", redelivered %" JSON_INTEGER_FORMAT "\n",
+               num(c, "pending"), num(c, "ack_pending"), num(c, "redelivered"));
+    print_tallies(json_object_get(o, "tallies"));
+    printf("\ndead letters: %" JSON_INTEGER_FORMAT "%s\n", dl,
+           dl ? " (votectl deadletters lists them)" : "");
+    fflush(stdout);
+}
+
+static int cmd_stats(int as_json)
 {
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     int rc = nats_connect(&nc);
-    json_t *o;
+    json_t *o, *streams;
 
     if (rc)
         return rc;
@@ -243,11 +379,116 @@ static int cmd_stats(void)
         natsConnection_Destroy(nc);
         return fail("jetstream", "not available");
     }
-    o = json_pack("{s:o,s:o,s:o}", "streams", streams_json(js), "consumer",
-                  consumer_json(js), "tallies", tallies_json());
-    print_json(o);
+    streams = streams_json(js);
+    o = json_pack("{s:o,s:o,s:o,s:I}", "streams", streams, "consumer",
+                  consumer_json(js), "tallies", tallies_json(), "deadletters",
+                  deadletter_count(streams));
+    if (as_json) {
+        print_json(o);
+    } else {
+        print_table(o);
+        json_decref(o);
+    }
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
+    return 0;
+}
+
+/* One stored dead letter: seq, time, original subject, reason, payload. */
+static json_t *deadletter_json(natsMsg *m, uint64_t seq)
+{
+    const char *orig = NULL;
+    json_t *o = describe(m);
+    int64_t ns = natsMsg_GetTime(m);
+    char when[32];
+    time_t secs = (time_t)(ns / 1000000000);
+    struct tm tm;
+
+    json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+    if (ns > 0 && gmtime_r(&secs, &tm) &&
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+        json_object_set_new(o, "time", json_string(when));
+    if (natsMsgHeader_Get(m, CONTRACT_HDR_ORIGINAL_SUBJECT, &orig) == NATS_OK)
+        json_object_set_new(o, "original_subject", json_string(orig));
+    return o;
+}
+
+static void print_deadletter(json_t *o)
+{
+    const char *subj =
+        json_string_value(json_object_get(o, "original_subject"));
+    const char *reason =
+        json_string_value(json_object_get(o, "deadletter_reason"));
+    const char *when = json_string_value(json_object_get(o, "time"));
+
+    printf("%8" JSON_INTEGER_FORMAT "  %-20s  %-12s  %" JSON_INTEGER_FORMAT
+           " bytes  %s\n",
+           num(o, "seq"), when ? when : "-", subj ? subj : "-", num(o, "bytes"),
+           reason ? reason : "(no reason recorded)");
+}
+
+/* Prints the newest DEADLETTER_SHOW messages of the stream si describes. */
+static void list_deadletters(jsCtx *js, const jsStreamInfo *si, int as_json)
+{
+    uint64_t seq, first = si->State.FirstSeq, last = si->State.LastSeq;
+    jsErrCode je = 0;
+
+    if (last >= DEADLETTER_SHOW && last - DEADLETTER_SHOW + 1 > first)
+        first = last - DEADLETTER_SHOW + 1;
+    if (!as_json && si->State.Msgs == 0)
+        printf("no dead letters\n");
+    else if (!as_json)
+        printf("%" PRIu64 " dead letters%s\n%8s  %-20s  %-12s  %s\n",
+               si->State.Msgs,
+               si->State.Msgs > DEADLETTER_SHOW
+                   ? " (the newest " DEADLETTER_SHOW_S ")"
+                   : "",
+               "seq", "time (UTC)", "subject", "size, reason");
+    for (seq = first; seq && seq <= last && !g_stop; seq++) {
+        natsMsg *m = NULL;
+        json_t *o;
+
+        if (js_GetMsg(&m, js, CONTRACT_DL_STREAM, seq, NULL, &je) != NATS_OK)
+            continue; /* deleted */
+        o = deadletter_json(m, seq);
+        natsMsg_Destroy(m);
+        if (as_json) {
+            print_json(o);
+        } else {
+            print_deadletter(o);
+            json_decref(o);
+        }
+    }
+}
+
+/* The newest dead letters, oldest first: seq, time, original subject,
+ * size and reason; --json: one JSON line each. */
+static int cmd_deadletters(int as_json)
+{
+    natsConnection *nc = NULL;
+    jsStreamInfo *si = NULL;
+    jsCtx *js = NULL;
+    jsErrCode je = 0;
+    natsStatus s;
+    int rc = nats_connect(&nc);
+
+    if (rc)
+        return rc;
+    s = natsConnection_JetStream(&js, nc, NULL);
+    if (s == NATS_OK)
+        s = js_GetStreamInfo(&si, js, CONTRACT_DL_STREAM, NULL, &je);
+    if (s == NATS_NOT_FOUND || je == JSStreamNotFoundErr) {
+        fprintf(stderr, "votectl: no %s stream yet: no dead letters\n",
+                CONTRACT_DL_STREAM);
+        s = NATS_OK;
+    } else if (s == NATS_OK) {
+        list_deadletters(js, si, as_json);
+    }
+    jsStreamInfo_Destroy(si);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    if (s != NATS_OK)
+        return fail(CONTRACT_DL_STREAM, natsStatus_GetText(s));
     return 0;
 }
 
@@ -260,7 +501,7 @@ static int cmd_load(const char *count, const char *prefix)
     natsConnection *nc = NULL;
     jsOptions jo;
     jsCtx *js = NULL;
-    char id[96], *end;
+    char id[96], subject[32], option[CONTRACT_OPTION_ID_MAX], *end;
     uint8_t buf[256];
     long n = strtol(count, &end, 10), i;
     natsStatus s = NATS_OK;
@@ -281,13 +522,15 @@ static int cmd_load(const char *count, const char *prefix)
         snprintf(id, sizeof(id), "%s-%ld", prefix, i);
         v.voter_id = id;
         v.request_id = id;
-        v.option = (i & 1) ? "b" : "a";
+        snprintf(option, sizeof(option), "%s", CONTRACT_OPTIONS[i & 1]);
+        v.option = option;
         v.cast_at_ms = 0;
-        s = natsMsg_Create(&m, (i & 1) ? "votes.b" : "votes.a", NULL,
-                           (const char *)buf,
+        snprintf(subject, sizeof(subject), CONTRACT_SUBJECT_PREFIX "%s",
+                 v.option);
+        s = natsMsg_Create(&m, subject, NULL, (const char *)buf,
                            (int)voting__v1__vote_cast__pack(&v, buf));
         if (s == NATS_OK)
-            s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+            s = natsMsgHeader_Set(m, CONTRACT_HDR_MSG_ID, id);
         if (s == NATS_OK)
             s = js_PublishMsgAsync(js, &m, NULL);
         /* MaxPending stayed full past StallWait: let it drain, resend. */
@@ -307,57 +550,92 @@ static int cmd_load(const char *count, const char *prefix)
     return 0;
 }
 
-#define PULL_BATCH 500
+#define PULL_BATCH   500
+#define PULL_WAIT_MS 5000
+
+/* A consumer of votectl's own on VOTES (deleted at the end, and by the
+ * server 30 s after votectl dies), named into durable. */
+static natsStatus add_pull_consumer(jsCtx *js, char *durable, size_t n)
+{
+    jsConsumerConfig cc;
+    jsConsumerInfo *ci = NULL;
+    natsStatus s;
+
+    snprintf(durable, n, "votectl-pull-%ld", (long)getpid());
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = durable;
+    cc.AckPolicy = js_AckExplicit;
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.MaxAckPending = 4 * PULL_BATCH;
+    cc.InactiveThreshold = 30 * 1000000000LL;
+    s = js_AddConsumer(&ci, js, CONTRACT_STREAM, &cc, NULL, NULL);
+    jsConsumerInfo_Destroy(ci);
+    return s;
+}
+
+/* Pulls and acks until n came (more may come: they are left unacked);
+ * NATS_TIMEOUT when the stream ran dry first. */
+static natsStatus pull_n(natsConnection *nc, struct jspull *p, long n,
+                         long *got)
+{
+    natsStatus s = NATS_OK;
+    natsMsgList list;
+    int i, rc = 0;
+
+    while (s == NATS_OK && *got < n && !g_stop) {
+        rc = jspull_fetch(p, &list, &s);
+        if (rc == -ETIMEDOUT || rc == -ENOENT)
+            return NATS_TIMEOUT;
+        if (rc)
+            return s == NATS_OK ? NATS_ERR : s;
+        for (i = 0; i < list.Count && *got < n && rc == 0; i++, (*got)++)
+            rc = jspull_reply(nc, list.Msgs[i], "+ACK");
+        natsMsgList_Destroy(&list);
+        if (rc)
+            s = NATS_ERR;
+    }
+    return s;
+}
 
 /* Pulls n stored votes in batches of PULL_BATCH through a consumer of its
- * own (natsSubscription_Fetch, one batch at a time) and acks each one: the
- * NATS half of the worker's work without Postgres, to see how fast NATS
- * alone hands votes out on this machine. The consumer is deleted at the
- * end, and by the server after 30 s if votectl dies. Prints one JSON line. */
+ * own, the way the worker does (lib/jspull: a prefetch after each full
+ * batch, no natsSubscription_Fetch) and acks each one: the NATS half of
+ * the worker's work without Postgres, to see how fast NATS alone hands
+ * votes out on this machine. Up to PULL_BATCH more than n may be
+ * delivered (the last prefetch); they are not acked and go with the
+ * consumer. Prints one JSON line. */
 static int cmd_pull(const char *count)
 {
     natsConnection *nc = NULL;
-    natsSubscription *sub = NULL;
+    struct jspull *p = NULL;
     jsCtx *js = NULL;
-    jsSubOptions so;
-    jsErrCode je = 0;
-    char durable[48], *end;
+    char durable[48] = "", *end;
     long n = strtol(count, &end, 10), got = 0;
     natsStatus s;
     int64_t t0;
-    int rc, i;
+    int rc;
 
     if (*end || n < 1)
         return fail("pull", "COUNT must be a positive number");
     rc = nats_connect(&nc);
     if (rc)
         return rc;
-    snprintf(durable, sizeof(durable), "votectl-pull-%ld", (long)getpid());
-    jsSubOptions_Init(&so);
-    so.Config.AckPolicy = js_AckExplicit;
-    so.Config.DeliverPolicy = js_DeliverAll;
-    so.Config.MaxAckPending = 4 * PULL_BATCH;
-    so.Config.InactiveThreshold = 30 * 1000000000LL;
     s = natsConnection_JetStream(&js, nc, NULL);
     if (s == NATS_OK)
-        s = js_PullSubscribe(&sub, js, "votes.>", durable, NULL, &so, &je);
+        s = add_pull_consumer(js, durable, sizeof(durable));
+    if (s == NATS_OK && jspull_open(&p, nc, CONTRACT_STREAM, durable, NULL,
+                                    PULL_BATCH, PULL_WAIT_MS, &s))
+        s = s == NATS_OK ? NATS_NO_MEMORY : s;
     t0 = nats_Now();
-    while (s == NATS_OK && got < n && !g_stop) {
-        natsMsgList list = {0};
-        int want = n - got < PULL_BATCH ? (int)(n - got) : PULL_BATCH;
-
-        s = natsSubscription_Fetch(&list, sub, want, 5000, &je);
-        for (i = 0; s == NATS_OK && i < list.Count; i++)
-            s = natsMsg_Ack(list.Msgs[i], NULL);
-        got += list.Count;
-        natsMsgList_Destroy(&list);
-    }
+    if (s == NATS_OK)
+        s = pull_n(nc, p, n, &got);
     if (s == NATS_OK)
         s = natsConnection_Flush(nc);
     t0 = nats_Now() - t0;
     if (js)
-        js_DeleteConsumer(js, "VOTES", durable, NULL, NULL);
-    natsSubscription_Destroy(sub);
+        js_DeleteConsumer(js, CONTRACT_STREAM, durable, NULL, NULL);
+    natsConnection_Close(nc); /* before the subscription goes */
+    jspull_free(p);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     if (s != NATS_OK)
@@ -373,7 +651,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: votectl sub SUBJECT\n"
                     "       votectl vote OPTION [--voter ID]\n"
-                    "       votectl stats\n"
+                    "       votectl stats [--json]\n"
+                    "       votectl deadletters [--json]\n"
                     "       votectl load COUNT PREFIX\n"
                     "       votectl pull COUNT\n");
     return CONFIG_EXIT;
@@ -381,9 +660,12 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+    char endpoints[PATH_MAX];
     int rc;
 
     shutdown_install(&g_stop);
+    if (endpoints_path(endpoints, sizeof(endpoints)) == 0)
+        endpoints_load(endpoints);
     if (argc == 3 && strcmp(argv[1], "sub") == 0)
         rc = cmd_sub(argv[2]);
     else if (argc == 3 && strcmp(argv[1], "vote") == 0)
@@ -396,7 +678,15 @@ int main(int argc, char **argv)
     else if (argc == 3 && strcmp(argv[1], "pull") == 0)
         rc = cmd_pull(argv[2]);
     else if (argc == 2 && strcmp(argv[1], "stats") == 0)
-        rc = cmd_stats();
+        rc = cmd_stats(0);
+    else if (argc == 3 && strcmp(argv[1], "stats") == 0 &&
+             strcmp(argv[2], "--json") == 0)
+        rc = cmd_stats(1);
+    else if (argc == 2 && strcmp(argv[1], "deadletters") == 0)
+        rc = cmd_deadletters(0);
+    else if (argc == 3 && strcmp(argv[1], "deadletters") == 0 &&
+             strcmp(argv[2], "--json") == 0)
+        rc = cmd_deadletters(1);
     else
         rc = usage();
     nats_Close();

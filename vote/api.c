@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
 #include "lib/mono/mono.h"
+#include "proto/contract.h"
 #include "proto/vote.pb-c.h"
 #include "vote/ballot.h"
 #include "vote/bus.h"
@@ -36,7 +38,7 @@ struct api {
     char hostname[256];
     char instance[17]; /* random, prefixes message ids */
     atomic_uint_fast64_t next_id;
-    struct metric *votes[BALLOT_N_OPTIONS];
+    struct metric *votes[CONTRACT_N_OPTIONS];
     struct metric *publish_errors;
     struct metric *bad_requests;
     struct metric *latency;
@@ -73,9 +75,9 @@ static int register_metrics(struct api *a, struct metrics *m)
     char name[64];
     int i;
 
-    for (i = 0; i < BALLOT_N_OPTIONS; i++) {
+    for (i = 0; i < CONTRACT_N_OPTIONS; i++) {
         snprintf(name, sizeof(name), "vote_votes_total{option=\"%s\"}",
-                 BALLOT_OPTIONS[i]);
+                 CONTRACT_OPTIONS[i]);
         a->votes[i] =
             metrics_counter(m, name, "Votes acknowledged by JetStream.");
     }
@@ -87,7 +89,7 @@ static int register_metrics(struct api *a, struct metrics *m)
     a->latency = metrics_histogram(
         m, "vote_request_duration_seconds", "Time to answer POST /api/vote.",
         LATENCY_BOUNDS, sizeof(LATENCY_BOUNDS) / sizeof(LATENCY_BOUNDS[0]));
-    for (i = 0; i < BALLOT_N_OPTIONS; i++)
+    for (i = 0; i < CONTRACT_N_OPTIONS; i++)
         if (!a->votes[i])
             return -ENOMEM;
     return a->publish_errors && a->bad_requests && a->latency ? 0 : -ENOMEM;
@@ -126,9 +128,15 @@ void api_free(struct api *a)
 int api_ready(void *arg, char *why, size_t n)
 {
     struct api *a = arg;
-    int rc = bus_ready(a->bus, why, n);
+    char nats[HTTP_WHY_MAX / 2], redis[HTTP_WHY_MAX / 2];
+    int rc_nats = bus_ready(a->bus, nats, sizeof(nats));
+    int rc_redis = voters_ready(a->voters, redis, sizeof(redis));
 
-    return rc ? rc : voters_ready(a->voters, why, n);
+    if (rc_nats && rc_redis)
+        snprintf(why, n, "%s; %s", nats, redis);
+    else if (rc_nats || rc_redis)
+        snprintf(why, n, "%s", rc_nats ? nats : redis);
+    return rc_nats ? rc_nats : rc_redis;
 }
 
 static const char *method(struct mg_connection *c)
@@ -176,13 +184,13 @@ static int publish(struct api *a, const struct ballot *b, const char *msg_id)
     if (voting__v1__vote_cast__get_packed_size(&vc) > sizeof(buf))
         return -E2BIG;
     len = voting__v1__vote_cast__pack(&vc, buf);
-    snprintf(subject, sizeof(subject), "votes.%s", b->option);
+    snprintf(subject, sizeof(subject), CONTRACT_SUBJECT_PREFIX "%s", b->option);
     return bus_publish(a->bus, subject, buf, len, msg_id, API_PUBLISH_MS, &ack);
 }
 
 static void publish_failed(struct api *a, int rc)
 {
-    metric_add(a->publish_errors, 1);
+    metrics_add(a->publish_errors, 1);
     if (log_due(&a->last_pub_log))
         log_warn("publish_failed", "\"error\":\"%s\",\"answer\":503",
                  strerror(-rc));
@@ -210,13 +218,37 @@ static int send_cast(struct api *a, struct mg_connection *c,
 static int bad_request(struct api *a, struct mg_connection *c, int status,
                        const char *why)
 {
-    metric_add(a->bad_requests, 1);
+    metrics_add(a->bad_requests, 1);
     return http_send_error(c, status, why);
+}
+
+/* The Cookie header; several are joined with "; " into buf (as HTTP/2
+ * proxies send them), so that a voter_id in each counts as two. NULL when
+ * there is none; "voter_id=" (malformed) when they do not fit in buf. */
+static const char *cookies(struct mg_connection *c, char *buf, size_t n)
+{
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    size_t len = 0;
+    int i, seen = 0;
+
+    for (i = 0; i < ri->num_headers; i++)
+        seen += strcasecmp(ri->http_headers[i].name, "Cookie") == 0;
+    if (seen < 2)
+        return mg_get_header(c, "Cookie");
+    for (i = 0, seen = 0; i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, "Cookie") != 0)
+            continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", seen++ ? "; " : "",
+                                ri->http_headers[i].value);
+        if (len >= n)
+            return "voter_id=";
+    }
+    return buf;
 }
 
 static int cast(struct api *a, struct mg_connection *c)
 {
-    char body[API_BODY_MAX + 1], msg_id[MSG_ID_MAX];
+    char body[API_BODY_MAX + 1], msg_id[MSG_ID_MAX], jar[1024];
     double start = now_s();
     struct ballot b;
     const char *why = NULL;
@@ -231,7 +263,7 @@ static int cast(struct api *a, struct mg_connection *c)
     if (rc)
         return bad_request(a, c, 400, "could not read the request body");
     if (ballot_parse(&b, mg_get_header(c, "Content-Type"), body, len,
-                     mg_get_header(c, "Cookie"), &why))
+                     cookies(c, jar, sizeof(jar)), &why))
         return bad_request(a, c, 400, why);
     snprintf(msg_id, sizeof(msg_id), "%s-%" PRIxFAST64, a->instance,
              atomic_fetch_add(&a->next_id, 1));
@@ -241,38 +273,22 @@ static int cast(struct api *a, struct mg_connection *c)
         return send_503(c, "the vote could not be stored right now; "
                            "please retry");
     }
-    metric_add(a->votes[ballot_option_index(b.option)], 1);
+    metrics_add(a->votes[contract_option_index(b.option)], 1);
     /* Queued for Redis; a write lost there is counted and logged by
      * voters and loses no vote: JetStream has it. */
     voters_record(a->voters, b.voter_id, b.option);
     rc = send_cast(a, c, &b);
-    metric_observe(a->latency, now_s() - start);
+    metrics_observe(a->latency, now_s() - start);
     return rc;
-}
-
-/* The voter of a GET: ?voter_id= for API clients, else the cookie. */
-static int query_voter(struct mg_connection *c, char *out, size_t n)
-{
-    const char *qs = mg_get_request_info(c)->query_string;
-    int len;
-
-    out[0] = '\0';
-    if (qs) {
-        len = mg_get_var(qs, strlen(qs), "voter_id", out, n);
-        if (len >= 0)
-            return ballot_voter_id_ok(out) ? 0 : -EINVAL;
-        if (len != -1)
-            return -EINVAL;
-    }
-    return ballot_cookie_voter(mg_get_header(c, "Cookie"), out, n);
 }
 
 static int current(struct api *a, struct mg_connection *c)
 {
-    char voter[BALLOT_ID_MAX + 1], choice[16];
+    char voter[CONTRACT_VOTER_MAX + 1], choice[16], jar[1024];
     int rc;
 
-    if (query_voter(c, voter, sizeof(voter)))
+    if (ballot_query_voter(mg_get_request_info(c)->query_string,
+                           cookies(c, jar, sizeof(jar)), voter, sizeof(voter)))
         return bad_request(a, c, 400,
                            "bad voter_id: use 1-64 characters "
                            "of A-Z a-z 0-9 _ -");
@@ -282,7 +298,7 @@ static int current(struct api *a, struct mg_connection *c)
     rc = voters_get(a->voters, voter, choice, sizeof(choice));
     if (rc)
         return send_503(c, "your vote cannot be looked up right now");
-    if (ballot_option_index(choice) < 0)
+    if (contract_option_index(choice) < 0)
         return http_send_json(
             c, 200, json_pack("{s:s,s:n}", "voter_id", voter, "vote"), NULL);
     return http_send_json(
@@ -316,8 +332,9 @@ static int on_options(struct mg_connection *c, void *arg)
         return send_405(c, "GET, HEAD");
     return http_send_json(c, 200,
                           json_pack("{s:[{s:s,s:s},{s:s,s:s}]}", "options",
-                                    "id", "a", "label", a->cfg->label_a, "id",
-                                    "b", "label", a->cfg->label_b),
+                                    "id", CONTRACT_OPTION_A, "label",
+                                    a->cfg->label_a, "id", CONTRACT_OPTION_B,
+                                    "label", a->cfg->label_b),
                           NULL);
 }
 

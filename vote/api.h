@@ -37,7 +37,7 @@ void api_free(struct api *a); /* NULL-safe */
 void api_register(struct api *a, struct mg_context *ctx);
 
 /* The /readyz callback of http_opts (arg is the api): JetStream and Redis
- * usable. */
+ * usable; why names each of the two that is not. */
 int api_ready(void *arg, char *why, size_t n);
 
 #endif

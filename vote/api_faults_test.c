@@ -1,6 +1,7 @@
 /* api_faults_test.c - the service while NATS or Redis is down: never a
  * 200 for a vote without its PubAck, 503 with Retry-After instead, and
- * back to 200 when NATS returns; votes still acknowledged without Redis. */
+ * back to 200 when NATS returns; votes still acknowledged without Redis;
+ * /readyz names each of the two that is down; a full stream answers 503. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <nats/nats.h>
 
 #include "lib/log/log.h"
+#include "lib/mono/mono.h"
 #include "vote/teststack.h"
 
 #define JSON "application/json"
@@ -47,20 +49,16 @@ static void *post_loop(void *arg)
     struct poster *p = arg;
     struct testhttp_resp *r = calloc(1, sizeof(*r));
     struct testhttp h;
-    char req[256], body[64];
+    char req[256], voter[16];
     int i;
 
     assert_non_null(r);
     for (i = 0; !atomic_load(&p->stop); i++) {
         if (testhttp_connect(&h, p->s->port))
             break;
-        snprintf(body, sizeof(body), "{\"vote\":\"b\",\"voter_id\":\"p%d\"}",
-                 i);
-        snprintf(req, sizeof(req),
-                 "POST /api/vote HTTP/1.1\r\nHost: t\r\n"
-                 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "\r\n%s",
-                 strlen(body), body);
+        snprintf(voter, sizeof(voter), "p%d", i);
+        assert_int_equal(
+            testhttp_vote_request(req, sizeof(req), "", "b", voter), 0);
         if (testhttp_send(&h, req, r) == 0 && r->status == 200)
             p->ok++;
         else if (r->status == 503)
@@ -147,11 +145,74 @@ static void test_faults_redis_down_still_200(void **state)
     teststack_redis_expect(s, "r3", "b");
 }
 
+/* With NATS and Redis both down, /readyz names both: the operator sees all
+ * there is to mend, not only the first. */
+static void test_faults_both_down_readyz_names_both(void **state)
+{
+    struct teststack *s = *state;
+    struct testhttp_resp r;
+    int i, both = 0;
+
+    assert_int_equal(fixture_stop(&s->redis), 0);
+    assert_int_equal(fixture_stop(&s->nats), 0);
+    for (i = 0; i < 200 && !both; i++) { /* each is noticed on its own */
+        assert_int_equal(teststack_get(s, "/readyz", "", &r), 503);
+        both = strstr(r.body, "nats: ") && strstr(r.body, "redis: ");
+        if (!both)
+            mono_sleep_ms(50);
+    }
+    if (!both)
+        fail_msg("/readyz does not name both: %s", r.body);
+    assert_int_equal(fixture_resume(&s->nats), 0);
+    assert_int_equal(fixture_resume(&s->redis), 0);
+    assert_int_equal(teststack_wait_ready(s, 200, 10000), 0);
+}
+
+/* A full VOTES (VOTES_MAX_BYTES, Discard=New) refuses the publish: the
+ * answer is 503 with Retry-After and a JSON error, never a 200 whose vote
+ * is dropped, and every vote answered 200 stays in the stream. */
+static void test_faults_stream_full_503(void **state)
+{
+    static struct teststack full; /* its own stack: its own stream limits */
+    struct testhttp_resp r;
+    char body[64], retry[16];
+    int i, ok = 0, refused = 0;
+
+    setenv("VOTES_MAX_BYTES", "4096", 1);
+    teststack_start(&full, 4);
+    unsetenv("VOTES_MAX_BYTES");
+    for (i = 0; i < 1000 && refused < 5; i++) {
+        snprintf(body, sizeof(body), "{\"vote\":\"a\",\"voter_id\":\"f%d\"}",
+                 i);
+        switch (teststack_post(&full, "/api/vote", JSON, "", body, &r)) {
+        case 200:
+            assert_int_equal(refused, 0); /* full stays full */
+            ok++;
+            break;
+        case 503:
+            assert_int_equal(
+                testhttp_header(&r, "Retry-After", retry, sizeof(retry)), 0);
+            assert_non_null(strstr(r.body, "\"error\""));
+            refused++;
+            break;
+        default:
+            fail_msg("status %d: %s", r.status, r.body);
+        }
+    }
+    assert_int_equal(refused, 5);
+    assert_true(ok > 0);
+    assert_true(teststack_stream_msgs(&full) >= (uint64_t)ok);
+    assert_true(teststack_metric(&full, "vote_publish_errors_total") >= 5);
+    teststack_stop(&full);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faults_nats_down_never_200),
         cmocka_unit_test(test_faults_redis_down_still_200),
+        cmocka_unit_test(test_faults_both_down_readyz_names_both),
+        cmocka_unit_test(test_faults_stream_full_503),
     };
     int rc;
 

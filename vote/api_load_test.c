@@ -30,7 +30,7 @@ static void *vote_many(void *arg)
     struct client *c = arg;
     struct testhttp_resp *r = calloc(1, sizeof(*r));
     struct testhttp h;
-    char req[256], body[64];
+    char req[256], voter[16];
     int i;
 
     if (!r || testhttp_connect(&h, c->port)) {
@@ -38,16 +38,10 @@ static void *vote_many(void *arg)
         return NULL;
     }
     for (i = 0; i < VOTES; i++) {
-        snprintf(body, sizeof(body),
-                 "{\"vote\":\"%s\",\"voter_id\":"
-                 "\"t%02d-%d\"}",
-                 i % 2 ? "a" : "b", c->id, i);
-        snprintf(req, sizeof(req),
-                 "POST /api/vote HTTP/1.1\r\nHost: t\r\n"
-                 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "\r\n%s",
-                 strlen(body), body);
-        if (testhttp_send(&h, req, r) || r->status != 200)
+        snprintf(voter, sizeof(voter), "t%02d-%d", c->id, i);
+        if (testhttp_vote_request(req, sizeof(req), "", i % 2 ? "a" : "b",
+                                  voter) ||
+            testhttp_send(&h, req, r) || r->status != 200)
             break;
         c->ok++;
     }

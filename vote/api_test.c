@@ -16,6 +16,7 @@
 #include <nats/nats.h>
 
 #include "lib/log/log.h"
+#include "proto/contract.h"
 #include "vote/api.h"
 #include "vote/teststack.h"
 
@@ -89,8 +90,8 @@ static void test_api_vote_lands_in_stream_and_redis(void **state)
     assert_string_equal(cookie, hdr);
 
     /* On votes.a, as the VoteCast of this request. */
-    teststack_last_vote(s, "votes.a", got, option, req_id, msg_id,
-                        sizeof(option));
+    teststack_last_vote(s, CONTRACT_SUBJECT_PREFIX "a", got, option, req_id,
+                        msg_id, sizeof(option));
     assert_string_equal(got, voter);
     assert_string_equal(option, "a");
     assert_string_equal(req_id, msg_id); /* request id = Nats-Msg-Id */
@@ -120,7 +121,8 @@ static void test_api_voter_from_json_and_cookie(void **state)
                                     &r),
                      200);
     teststack_redis_expect(s, "alice", "b");
-    teststack_last_vote(s, "votes.b", got, opt, rid, mid, sizeof(got));
+    teststack_last_vote(s, CONTRACT_SUBJECT_PREFIX "b", got, opt, rid, mid,
+                        sizeof(got));
     assert_string_equal(got, "alice");
     assert_string_equal(opt, "b");
     /* A form with the cookie: same voter, changes the vote. */
@@ -272,6 +274,29 @@ static void test_api_methods_and_paths(void **state)
     assert_int_equal(teststack_post(s, "/healthz", JSON, "", "{}", &r), 405);
 }
 
+/* Two Cookie headers are read as one (joined with "; ", as HTTP/2
+ * proxies send them): a voter_id in each is refused, and nothing is
+ * published (found by tests/hostile: the first header's voter voted). */
+static void test_api_two_cookie_headers(void **state)
+{
+    struct teststack *s = *state;
+    const char *two = "Cookie: voter_id=alice\r\nCookie: voter_id=bob\r\n";
+    struct testhttp_resp r;
+    uint64_t before = teststack_stream_msgs(s);
+
+    assert_int_equal(
+        teststack_post(s, "/api/vote", JSON, two, "{\"vote\":\"a\"}", &r), 400);
+    assert_non_null(strstr(r.body, "voter_id cookie"));
+    assert_int_equal(teststack_get(s, "/api/vote", two, &r), 400);
+    assert_int_equal(teststack_stream_msgs(s), before);
+    assert_int_equal(teststack_post(s, "/api/vote", JSON,
+                                    "Cookie: theme=dark\r\n"
+                                    "Cookie: voter_id=bob\r\n",
+                                    "{\"vote\":\"b\"}", &r),
+                     200);
+    assert_non_null(strstr(r.body, "\"voter_id\":\"bob\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_api_options_and_probes),
         cmocka_unit_test(test_api_bad_input),
         cmocka_unit_test(test_api_methods_and_paths),
+        cmocka_unit_test(test_api_two_cookie_headers),
     };
     int rc;
 

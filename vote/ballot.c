@@ -10,25 +10,8 @@
 #include <civetweb.h>
 #include <jansson.h>
 
-const char *const BALLOT_OPTIONS[BALLOT_N_OPTIONS] = {"a", "b"};
-
-int ballot_option_index(const char *id)
-{
-    int i;
-
-    for (i = 0; id && i < BALLOT_N_OPTIONS; i++)
-        if (strcmp(id, BALLOT_OPTIONS[i]) == 0)
-            return i;
-    return -1;
-}
-
-int ballot_voter_id_ok(const char *s)
-{
-    size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                         "abcdefghijklmnopqrstuvwxyz0123456789_-");
-
-    return n >= 1 && n <= BALLOT_ID_MAX && s[n] == '\0';
-}
+#define OPTIONS_HINT                                                           \
+    "vote must be \"" CONTRACT_OPTION_A "\" or \"" CONTRACT_OPTION_B "\""
 
 int ballot_new_voter_id(char *out, size_t n)
 {
@@ -42,6 +25,21 @@ int ballot_new_voter_id(char *out, size_t n)
     return 0;
 }
 
+/* How many cookies of the header are named voter_id (where mg_get_cookie
+ * looks: at the start, or after ' ' or ';'). */
+static int voter_cookies(const char *cookie)
+{
+    const char *p = cookie;
+    int n = 0;
+
+    while ((p = strstr(p, "voter_id=")) != NULL) {
+        if (p == cookie || p[-1] == ' ' || p[-1] == ';')
+            n++;
+        p++;
+    }
+    return n;
+}
+
 int ballot_cookie_voter(const char *cookie, char *out, size_t n)
 {
     int len;
@@ -52,31 +50,75 @@ int ballot_cookie_voter(const char *cookie, char *out, size_t n)
     len = mg_get_cookie(cookie, "voter_id", out, n);
     if (len == -1)
         return 0;
-    if (len < 0 || !ballot_voter_id_ok(out)) {
+    if (len < 0 || !contract_voter_ok(out) || voter_cookies(cookie) > 1) {
         out[0] = '\0';
         return -EINVAL;
     }
     return 0;
 }
 
-/* Copies an option id that passed ballot_option_index() into b. */
+int ballot_query_voter(const char *qs, const char *cookie, char *out, size_t n)
+{
+    int len;
+
+    out[0] = '\0';
+    if (qs) {
+        len = mg_get_var(qs, strlen(qs), "voter_id", out, n);
+        if (len >= 0) /* a %00 inside would cut the id short */
+            return (size_t)len == strlen(out) && contract_voter_ok(out)
+                       ? 0
+                       : -EINVAL;
+        if (len != -1)
+            return -EINVAL;
+    }
+    return ballot_cookie_voter(cookie, out, n);
+}
+
+/* Copies an option id of the contract into b. */
 static int take_option(struct ballot *b, const char *id, const char **why)
 {
-    if (ballot_option_index(id) < 0) {
-        *why = "unknown option: vote must be \"a\" or \"b\"";
+    if (contract_option_index(id) < 0) {
+        *why = "unknown option: " OPTIONS_HINT;
         return -EINVAL;
     }
-    snprintf(b->option, sizeof(b->option), "%.7s", id);
+    snprintf(b->option, sizeof(b->option), "%s", id);
+    return 0;
+}
+
+/* 1 when arrays and objects nest deeper than BALLOT_JSON_DEPTH in the
+ * len bytes at s (brackets inside strings aside). jansson recurses once a
+ * level, up to 2048, and civetweb's 100 KB handler stacks do not hold
+ * that: a 4 KB body of "[[[[..." killed vote. */
+static int json_too_deep(const char *s, size_t len)
+{
+    int depth = 0, in_string = 0;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (in_string && s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            in_string = !in_string;
+        else if (!in_string && (s[i] == '[' || s[i] == '{') &&
+                 ++depth > BALLOT_JSON_DEPTH)
+            return 1;
+        else if (!in_string && (s[i] == ']' || s[i] == '}'))
+            depth--;
+    }
     return 0;
 }
 
 static int parse_json(struct ballot *b, const char *body, size_t len,
                       const char **why)
 {
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-    json_t *vote, *voter;
+    json_t *root, *vote, *voter;
     int rc = -EINVAL;
 
+    if (json_too_deep(body, len)) {
+        *why = "malformed JSON: nested too deep; send {\"vote\":\"a\"}";
+        return -EINVAL;
+    }
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     if (!root || !json_is_object(root)) {
         *why = "malformed JSON: send an object like {\"vote\":\"a\"}";
         goto out_decref;
@@ -89,11 +131,11 @@ static int parse_json(struct ballot *b, const char *body, size_t len,
     }
     if (!json_is_string(vote) ||
         json_string_length(vote) != strlen(json_string_value(vote))) {
-        *why = "unknown option: vote must be \"a\" or \"b\"";
+        *why = "unknown option: " OPTIONS_HINT;
         goto out_decref;
     }
     if (voter && (!json_is_string(voter) ||
-                  !ballot_voter_id_ok(json_string_value(voter)))) {
+                  !contract_voter_ok(json_string_value(voter)))) {
         *why = "bad voter_id: use 1-64 characters of A-Z a-z 0-9 _ -";
         goto out_decref;
     }
@@ -109,7 +151,7 @@ out_decref:
 static int parse_form(struct ballot *b, const char *body, size_t len,
                       const char **why)
 {
-    char vote[8];
+    char vote[CONTRACT_OPTION_ID_MAX];
     int n = mg_get_var(body, len, "vote", vote, sizeof(vote));
 
     if (n == -1) {
@@ -117,10 +159,21 @@ static int parse_form(struct ballot *b, const char *body, size_t len,
         return -EINVAL;
     }
     if (n < 0 || (size_t)n != strlen(vote)) {
-        *why = "unknown option: vote must be \"a\" or \"b\"";
+        *why = "unknown option: " OPTIONS_HINT;
         return -EINVAL;
     }
     return take_option(b, vote, why);
+}
+
+/* 1 when the media type of Content-Type `type` is `want`, parameters
+ * (";charset=...") aside: "application/jsonp" is not JSON. */
+static int is_type(const char *type, const char *want)
+{
+    size_t n = strlen(want);
+
+    return strncasecmp(type, want, n) == 0 &&
+           (type[n] == '\0' || type[n] == ';' || type[n] == ' ' ||
+            type[n] == '\t');
 }
 
 /* JSON or form, from the Content-Type, else from the first byte. */
@@ -132,11 +185,11 @@ static int pick_format(const char *type, const char *body,
         *out = body[0] == '{' ? BALLOT_JSON : BALLOT_FORM;
         return 0;
     }
-    if (strncasecmp(type, "application/json", 16) == 0) {
+    if (is_type(type, "application/json")) {
         *out = BALLOT_JSON;
         return 0;
     }
-    if (strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0) {
+    if (is_type(type, "application/x-www-form-urlencoded")) {
         *out = BALLOT_FORM;
         return 0;
     }
@@ -146,7 +199,7 @@ static int pick_format(const char *type, const char *body,
 int ballot_parse(struct ballot *b, const char *content_type, const char *body,
                  size_t len, const char *cookie, const char **why)
 {
-    char from_cookie[BALLOT_ID_MAX + 1];
+    char from_cookie[CONTRACT_VOTER_MAX + 1];
     int rc;
 
     memset(b, 0, sizeof(*b));

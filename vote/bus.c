@@ -1,15 +1,24 @@
 /* bus.c - JetStream publishing with per-request completion; see bus.h.
  *
- * A caller puts a waiter, keyed by its natsMsg pointer, into a small
- * locked table, publishes, and sleeps on the waiter's own lock and
- * condition. The AckHandler (on the library's reply thread) unlinks the
- * waiter of the message it got, then fills in the result and wakes the
- * caller under the waiter's lock: a woken caller contends with nobody for
- * the table lock. Whoever unlinks a waiter completes it; a caller that
- * gives up and finds itself already unlinked waits for that completion, so
- * a waiter leaves only once nothing will touch it. A message stays
- * allocated until the handler destroys it, so a key is never reused while
- * its waiter is linked. `outstanding` counts messages the library holds
+ * A caller puts a waiter for its natsMsg into a small locked table,
+ * publishes, and sleeps on the waiter's own lock and condition. The
+ * AckHandler (on the library's reply thread) unlinks the waiter of the
+ * message it got, then fills in the result and wakes the caller under the
+ * waiter's lock: a woken caller contends with nobody for the table lock.
+ *
+ * Who finds a waiter, and how, so that a completion is never ambiguous:
+ * - A linked waiter's message is alive: the library holds it until the
+ *   handler destroys it, and a message taken back from the library at a
+ *   disconnect (reclaim_pending) has its waiter unlinked, under the table
+ *   lock, before it is freed. Two live messages never share an address,
+ *   so the handler's lookup by message (address and Nats-Msg-Id) finds
+ *   that message's own waiter, or none.
+ * - A caller that gives up unlinks itself by its own identity (the waiter,
+ *   alive on its stack), never by its message's address, which malloc may
+ *   have handed to another caller's message meanwhile.
+ * Whoever unlinks a waiter completes it; a caller that finds itself
+ * already unlinked waits for that completion, so a waiter leaves only once
+ * nothing will touch it. `outstanding` counts messages the library holds
  * for us; it reaches 0 only when the handler can no longer run. */
 #include "vote/bus.h"
 
@@ -23,10 +32,13 @@
 
 #include <nats/nats.h>
 
+#include "lib/jstream/jstream.h"
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
 #include "lib/mono/mono.h"
+#include "lib/natsconn/natsconn.h"
 #include "lib/retry/retry.h"
+#include "proto/contract.h"
 
 #define N_BUCKETS     256
 #define TRY_MS        2000 /* one attempt's wait for its PubAck */
@@ -40,6 +52,7 @@ static const struct retry_policy RECONNECT = {100, 2000, 0};
  * bus.mu, the rest under mu. */
 struct waiter {
     natsMsg *msg;
+    const char *msg_id; /* the caller's, as on msg */
     struct waiter *next;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -66,7 +79,9 @@ struct bus {
     unsigned max_pending;
     unsigned seed; /* jitter; nats' reconnect thread only */
     struct metric *pending;
-    char url[512];
+    struct natsconn conn; /* conn.redacted is what logs and /readyz show */
+    struct jstream_settings streams;
+    unsigned warned; /* jstream_ensure's; the bus_check caller's thread */
 };
 
 static size_t bucket(const natsMsg *m)
@@ -75,14 +90,17 @@ static size_t bucket(const natsMsg *m)
            N_BUCKETS;
 }
 
-/* Removes the waiter of m from the table; returns it, or NULL. Locked. */
-static struct waiter *unlink_waiter(struct bus *b, const natsMsg *m)
+/* Removes the waiter of the live message m from the table; returns it,
+ * or NULL. Locked. */
+static struct waiter *unlink_waiter(struct bus *b, natsMsg *m)
 {
     struct waiter **p = &b->table[bucket(m)];
+    const char *id = NULL;
     struct waiter *w;
 
+    natsMsgHeader_Get(m, CONTRACT_HDR_MSG_ID, &id);
     for (; *p; p = &(*p)->next) {
-        if ((*p)->msg == m) {
+        if ((*p)->msg == m && id && strcmp((*p)->msg_id, id) == 0) {
             w = *p;
             *p = w->next;
             return w;
@@ -91,10 +109,25 @@ static struct waiter *unlink_waiter(struct bus *b, const natsMsg *m)
     return NULL;
 }
 
+/* Removes w itself from the table: 1, or 0 when someone else unlinked
+ * it (and completes it). Locked. */
+static int unlink_self(struct bus *b, struct waiter *w)
+{
+    struct waiter **p = &b->table[bucket(w->msg)];
+
+    for (; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void set_outstanding(struct bus *b, long delta)
 {
     b->outstanding += delta;
-    metric_set(b->pending, (double)b->outstanding);
+    metrics_set(b->pending, (double)b->outstanding);
     if (delta == -1)
         pthread_cond_signal(&b->space);
     else if (delta < 0)
@@ -169,7 +202,7 @@ static int wait_ack(struct bus *b, struct waiter *w, unsigned wait_ms,
     if (!w->done) {
         pthread_mutex_unlock(&w->mu);
         pthread_mutex_lock(&b->mu);
-        linked = unlink_waiter(b, w->msg) != NULL;
+        linked = unlink_self(b, w);
         pthread_mutex_unlock(&b->mu);
         if (linked)
             return -ETIMEDOUT;
@@ -208,7 +241,7 @@ static int send_msg(struct bus *b, struct waiter *w, natsMsg *m,
      * deadline bounds the caller; on_disconnected() reclaims what the
      * server can no longer acknowledge. */
     jsPubOptions_Init(&po);
-    po.ExpectStream = BUS_STREAM;
+    po.ExpectStream = CONTRACT_STREAM;
     w->msg = m;
     pthread_mutex_lock(&b->mu);
     if (wait_space(b)) {
@@ -226,7 +259,7 @@ static int send_msg(struct bus *b, struct waiter *w, natsMsg *m,
         return 0;
     }
     pthread_mutex_lock(&b->mu);
-    linked = unlink_waiter(b, w->msg) != NULL;
+    linked = unlink_self(b, w);
     set_outstanding(b, -1);
     pthread_mutex_unlock(&b->mu);
     if (!linked) /* fail_waiters() took it: let it finish with w */
@@ -246,11 +279,12 @@ static int publish_once(struct bus *b, const char *subject, const void *data,
     int rc;
 
     if (natsMsg_Create(&m, subject, NULL, data, (int)len) != NATS_OK ||
-        natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id) != NATS_OK) {
+        natsMsgHeader_Set(m, CONTRACT_HDR_MSG_ID, msg_id) != NATS_OK) {
         natsMsg_Destroy(m);
         return -ENOMEM;
     }
     memset(&w, 0, sizeof(w));
+    w.msg_id = msg_id;
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cond, &b->mono);
     rc = send_msg(b, &w, m, wait_ms);
@@ -291,52 +325,17 @@ int bus_publish(struct bus *b, const char *subject, const void *data,
     }
 }
 
-/* Creates the stream, or sets the Duplicates window of the existing one:
- * nothing else of an existing stream is ever changed. */
+/* Creates VOTES as described, or keeps the existing one as it is: vote's
+ * NATS user may create the stream, never change it (compose/nats). */
 static int ensure_stream(struct bus *b)
 {
-    const char *subjects[] = {BUS_SUBJECTS};
-    jsStreamInfo *si = NULL, *si2 = NULL;
-    jsStreamConfig cfg;
-    jsErrCode jerr = 0;
-    natsStatus s;
-    int64_t old;
+    struct jstream_desc d;
 
-    s = js_GetStreamInfo(&si, b->js, BUS_STREAM, NULL, &jerr);
-    if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
-        jsStreamConfig_Init(&cfg);
-        cfg.Name = BUS_STREAM;
-        cfg.Subjects = subjects;
-        cfg.SubjectsLen = 1;
-        cfg.Storage = js_FileStorage;
-        cfg.Duplicates = b->dup_ns;
-        s = js_AddStream(&si, b->js, &cfg, NULL, &jerr);
-        if (s == NATS_OK)
-            log_info("stream_created",
-                     "\"stream\":\"%s\",\"duplicates_s\":%lld", BUS_STREAM,
-                     (long long)(b->dup_ns / 1000000000));
-    } else if (s == NATS_OK && si->Config->Duplicates != b->dup_ns) {
-        old = si->Config->Duplicates;
-        si->Config->Duplicates = b->dup_ns;
-        if (js_UpdateStream(&si2, b->js, si->Config, NULL, &jerr) == NATS_OK)
-            log_info("stream_duplicates_set",
-                     "\"stream\":\"%s\",\"from_s\":%lld,\"to_s\":%lld",
-                     BUS_STREAM, (long long)(old / 1000000000),
-                     (long long)(b->dup_ns / 1000000000));
-        else
-            log_warn("stream_update_failed", "\"stream\":\"%s\",\"code\":%d",
-                     BUS_STREAM, (int)jerr);
-        jsStreamInfo_Destroy(si2);
-    }
-    jsStreamInfo_Destroy(si);
-    if (s != NATS_OK) {
-        log_warn("stream_check_failed",
-                 "\"stream\":\"%s\",\"error\":\"%s\","
-                 "\"code\":%d",
-                 BUS_STREAM, natsStatus_GetText(s), (int)jerr);
-        return connected(b) ? -EIO : -ENOTCONN;
-    }
-    return 0;
+    jstream_votes(&d, &b->streams, b->dup_ns);
+    d.dup_env = "VOTE_DUPLICATE_WINDOW_S";
+    if (jstream_ensure(b->js, &d, &b->warned) == 0)
+        return 0;
+    return connected(b) ? -EIO : -ENOTCONN;
 }
 
 int bus_check(struct bus *b)
@@ -356,11 +355,11 @@ int bus_check(struct bus *b)
 int bus_ready(struct bus *b, char *why, size_t n)
 {
     if (!connected(b)) {
-        snprintf(why, n, "nats: not connected (retrying %s)", b->url);
+        snprintf(why, n, "nats: not connected (retrying %s)", b->conn.redacted);
         return -ENOTCONN;
     }
     if (!atomic_load(&b->stream_ok)) {
-        snprintf(why, n, "nats: stream %s not checked yet", BUS_STREAM);
+        snprintf(why, n, "nats: stream %s not checked yet", CONTRACT_STREAM);
         return -EAGAIN;
     }
     return 0;
@@ -377,9 +376,33 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
     return d;
 }
 
+/* The server nc is on now, without credentials, as a JSON string. */
+static const char *server_of(natsConnection *nc, char *q, size_t n)
+{
+    char url[512], shown[512];
+
+    if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
+        url[0] = '\0';
+    natsconn_redact(url, shown, sizeof(shown));
+    return log_quote(q, n, shown);
+}
+
 static void on_connected(natsConnection *nc, void *arg)
 {
-    log_info("nats_connected", "\"url\":\"%s\"", ((struct bus *)arg)->url);
+    char q[600];
+
+    log_info("nats_connected", "\"url\":%s", server_of(nc, q, sizeof(q)));
+}
+
+/* Completes, with -ENOTCONN, waiters already unlinked (chained by next). */
+static void fail_unlinked(struct waiter *unlinked)
+{
+    struct waiter *w;
+
+    while ((w = unlinked) != NULL) {
+        unlinked = w->next; /* before complete(): then w may be gone */
+        complete(w, -ENOTCONN, NULL);
+    }
 }
 
 /* Callers still waiting get -ENOTCONN now rather than after MaxWait: a
@@ -398,45 +421,60 @@ static void fail_waiters(struct bus *b)
         }
     }
     pthread_mutex_unlock(&b->mu);
-    while ((w = unlinked) != NULL) {
-        unlinked = w->next; /* before complete(): then w may be gone */
-        complete(w, -ENOTCONN, NULL);
-    }
+    fail_unlinked(unlinked);
 }
 
 /* Messages sent before the connection dropped will never get a PubAck:
- * take them back from the library so they stop counting as pending. */
-static void reclaim_pending(struct bus *b)
+ * take them back from the library (the handler will not run for them),
+ * so they stop counting as pending. Their waiters leave the table, under
+ * its lock, before the messages are freed: a linked waiter's message is
+ * always alive. Returns how many were taken back. */
+static long reclaim_pending(struct bus *b)
 {
+    struct waiter *w, *unlinked = NULL;
     natsMsgList pending;
+    int i;
 
     /* Only after a first async publish: before it, nats.c 3.4.1 has no
      * pending map and this call crashes. */
     memset(&pending, 0, sizeof(pending));
     if (!atomic_load(&b->published) ||
         js_PublishAsyncGetPendingList(&pending, b->js) != NATS_OK)
-        return;
+        return 0;
     pthread_mutex_lock(&b->mu);
+    for (i = 0; i < pending.Count; i++) {
+        w = unlink_waiter(b, pending.Msgs[i]);
+        if (w) {
+            w->next = unlinked;
+            unlinked = w;
+        }
+    }
     set_outstanding(b, -(long)pending.Count);
     pthread_mutex_unlock(&b->mu);
+    fail_unlinked(unlinked);
     natsMsgList_Destroy(&pending);
+    return i;
 }
 
 static void on_disconnected(natsConnection *nc, void *arg)
 {
     struct bus *b = arg;
+    char q[1100];
 
-    log_warn("nats_disconnected", "\"url\":\"%s\"", b->url);
-    fail_waiters(b);
+    log_warn("nats_disconnected", "\"servers\":%s",
+             log_quote(q, sizeof(q), b->conn.redacted));
     reclaim_pending(b);
+    fail_waiters(b);
 }
 
 static void on_reconnected(natsConnection *nc, void *arg)
 {
     struct bus *b = arg;
+    char q[600];
 
     atomic_store(&b->stream_ok, 0); /* the server may have lost it */
-    log_info("recovered", "\"what\":\"nats\",\"url\":\"%s\"", b->url);
+    log_info("recovered", "\"what\":\"nats\",\"url\":%s",
+             server_of(nc, q, sizeof(q)));
 }
 
 /* Connection callbacks run in order on the library's callback thread;
@@ -460,7 +498,7 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub,
 static natsStatus set_options(struct bus *b)
 {
     natsOptions *o = b->opts;
-    natsStatus s = natsOptions_SetURL(o, b->url);
+    natsStatus s = natsconn_apply(&b->conn, o);
 
     if (s == NATS_OK)
         s = natsOptions_SetName(o, "vote");
@@ -487,6 +525,7 @@ static natsStatus set_options(struct bus *b)
 
 static int connect_js(struct bus *b)
 {
+    char q[1100];
     natsStatus s;
     jsOptions jo;
 
@@ -495,9 +534,8 @@ static int connect_js(struct bus *b)
     s = natsConnection_Connect(&b->nc, b->opts);
     if (s == NATS_NOT_YET_CONNECTED)
         log_warn("nats_unavailable",
-                 "\"url\":\"%s\",\"note\":\"retrying in "
-                 "the background\"",
-                 b->url);
+                 "\"servers\":%s,\"note\":\"retrying in the background\"",
+                 log_quote(q, sizeof(q), b->conn.redacted));
     else if (s == NATS_OK)
         on_connected(b->nc, b);
     else
@@ -522,8 +560,13 @@ int bus_open(struct bus **out, const struct bus_opts *o)
     b = calloc(1, sizeof(*b));
     if (!b)
         return -ENOMEM;
-    if (snprintf(b->url, sizeof(b->url), "%s", o->url) >= (int)sizeof(b->url))
+    if (!o->conn || o->conn->n_servers < 1)
         goto out_free;
+    b->conn = *o->conn;
+    if (o->streams)
+        b->streams = *o->streams;
+    else
+        jstream_settings_default(&b->streams);
     b->dup_ns = (int64_t)o->dup_window_s * 1000000000LL; /* ns, trap 7 */
     b->max_pending = o->max_pending ? o->max_pending : 4096;
     b->pending = o->pending;
@@ -585,15 +628,31 @@ int bus_flush(struct bus *b, unsigned timeout_ms)
     return s == NATS_OK ? 0 : -ETIMEDOUT;
 }
 
+/* At close, PubAcks that never came: takes their messages back, so the
+ * handler will not run for them, and waits for a handler running now.
+ * If even that fails, b stays allocated for the handler, which from then
+ * on touches nothing the caller frees (the pending metric). 0 or -EBUSY. */
+static int give_up_pending(struct bus *b)
+{
+    long n = reclaim_pending(b);
+
+    log_warn("bus_not_drained", "\"reclaimed\":%ld", n);
+    if (wait_drained(b, CLOSE_WAIT_MS) == 0)
+        return 0;
+    pthread_mutex_lock(&b->mu);
+    b->pending = NULL;
+    log_error("bus_not_closed", "\"outstanding\":%ld", b->outstanding);
+    pthread_mutex_unlock(&b->mu);
+    natsConnection_Close(b->nc);
+    return -EBUSY;
+}
+
 void bus_close(struct bus *b)
 {
     if (!b)
         return;
-    if (b->js && wait_drained(b, CLOSE_WAIT_MS)) {
-        /* The handler may still run: leave b to it rather than free it. */
-        log_error("bus_not_drained", "\"outstanding\":%ld", b->outstanding);
+    if (b->js && wait_drained(b, CLOSE_WAIT_MS) && give_up_pending(b))
         return;
-    }
     if (b->nc) {
         natsConnection_Close(b->nc);
         wait_closed(b, CLOSE_WAIT_MS);

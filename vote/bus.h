@@ -1,11 +1,15 @@
-/* bus.h - publishes votes to JetStream, stream VOTES (subjects votes.>).
+/* bus.h - publishes votes to JetStream, stream VOTES (subjects votes.>,
+ * proto/contract.h).
  *
  * One NATS connection that (re)connects forever in the background with
  * capped backoff; bus_open() succeeds while NATS is down. Publishes are
  * asynchronous (js_PublishMsgAsync) with a Nats-Msg-Id header, and each
  * caller waits only for the PubAck of its own message: the AckHandler finds
- * the waiting caller by the natsMsg it was given. Many threads publish at
- * once on one connection, so no thread waits on a private round trip.
+ * the waiting caller by the natsMsg it was given (and its Nats-Msg-Id), and
+ * a message the library gives back at a disconnect fails its caller first.
+ * Many threads publish at once on one connection, so no thread waits on a
+ * private round trip. A list of servers (struct natsconn) is a cluster:
+ * the connection moves to another node when one dies.
  *
  * bus_open() hands *out to the caller; release with bus_close(). All other
  * calls are thread-safe. */
@@ -15,15 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BUS_STREAM   "VOTES"
-#define BUS_SUBJECTS "votes.>"
-
 struct bus;
 struct metric;
+struct natsconn;
+struct jstream_settings;
 
 struct bus_opts {
-    const char *url;        /* nats://host:port */
-    unsigned dup_window_s;  /* stream Duplicates, seconds */
+    const struct natsconn *conn; /* servers and credentials, copied */
+    const struct jstream_settings *streams; /* copied; NULL: defaults */
+    unsigned dup_window_s;                  /* stream Duplicates, seconds */
     unsigned max_pending;   /* in-flight async publishes, 0: 4096 */
     struct metric *pending; /* gauge of publishes awaiting a PubAck */
 };
@@ -38,8 +42,9 @@ struct bus_ack {
  * bad options or no memory. o is copied. */
 int bus_open(struct bus **out, const struct bus_opts *o);
 
-/* Makes sure the stream exists (created if missing with file storage; an
- * existing one is never recreated, only its Duplicates window set). 0 when
+/* Makes sure the stream exists (created if missing as lib/jstream
+ * describes it; an existing one is never recreated, only its Duplicates
+ * window set, and a difference in its limits is logged once). 0 when
  * connected and the stream is there; -ENOTCONN while NATS is unreachable;
  * -EIO when JetStream refuses. Cheap once it has succeeded. */
 int bus_check(struct bus *b);

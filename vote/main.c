@@ -1,6 +1,6 @@
 /* main.c - the vote service: takes votes over HTTP, makes each durable in
  * JetStream before answering, and remembers each voter's choice in Redis.
- * See ../shared/DESIGN.md and api.h. */
+ * See docs/architecture.md and api.h. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,24 +45,41 @@ static int deps_open(struct deps *d, const struct settings *cfg)
 {
     struct watch_dep wd[2] = {{"nats", check_bus, NULL},
                               {"redis", check_redis, NULL}};
-    struct bus_opts bo = {.url = cfg->nats.raw,
+    struct bus_opts bo = {.conn = &cfg->nats,
+                          .streams = &cfg->streams,
                           .dup_window_s = cfg->dup_window_s};
     struct metric *redis_errors;
+    const char *step;
 
+    step = "metrics";
     if (metrics_new(&d->metrics))
-        return -1;
+        goto out_failed;
     bo.pending = metrics_gauge(d->metrics, "vote_publish_pending",
                                "Publishes waiting for their PubAck.");
     redis_errors = metrics_counter(
         d->metrics, "vote_redis_errors_total",
         "Redis writes or reads that failed or were skipped (Redis down).");
-    if (!bo.pending || !redis_errors || bus_open(&d->bus, &bo) ||
-        voters_open(&d->voters, &cfg->redis, REDIS_TIMEOUT_MS, redis_errors) ||
-        api_new(&d->api, d->bus, d->voters, cfg, d->metrics))
-        return -1;
+    if (!bo.pending || !redis_errors)
+        goto out_failed;
+    step = "nats";
+    if (bus_open(&d->bus, &bo))
+        goto out_failed;
+    step = "redis";
+    if (voters_open(&d->voters, &cfg->redis, REDIS_TIMEOUT_MS, redis_errors))
+        goto out_failed;
+    step = "api";
+    if (api_new(&d->api, d->bus, d->voters, cfg, d->metrics))
+        goto out_failed;
     wd[0].arg = d->bus;
     wd[1].arg = d->voters;
-    return watch_start(&d->watch, wd, 2);
+    step = "watch";
+    if (watch_start(&d->watch, wd, 2))
+        goto out_failed;
+    return 0;
+
+out_failed: /* deps_close() releases what was made */
+    log_error("start_failed", "\"step\":\"%s\"", step);
+    return -1;
 }
 
 static void deps_close(struct deps *d)

@@ -5,6 +5,34 @@
 #include <string.h>
 
 #include "lib/config/config.h"
+#include "lib/jstream/jstream.h"
+#include "lib/natsconn/natsconn.h"
+
+/* REDIS_URL, then REDIS_USER and REDIS_PASSWORD(_FILE): the credentials
+ * vote AUTHs with (an ACL user, compose/redis/users.acl). Either in the
+ * URL or in the variables, not both. */
+static int load_redis(struct config_url *u)
+{
+    char user[sizeof(u->user)], password[sizeof(u->password)];
+
+    if (config_url("REDIS_URL", "redis://127.0.0.1:6379", "redis", 6379, u) ||
+        config_str("REDIS_USER", "", user, sizeof(user)) ||
+        config_secret("REDIS_PASSWORD", "", password, sizeof(password)))
+        return -EINVAL;
+    if (!user[0] && !password[0])
+        return 0;
+    if (u->user[0] || u->password[0])
+        return config_invalid("REDIS_USER", user,
+                              "set credentials either in REDIS_URL or in "
+                              "REDIS_USER and REDIS_PASSWORD, not both");
+    if (!password[0])
+        return config_invalid("REDIS_PASSWORD", "(not shown)",
+                              "must be set (or REDIS_PASSWORD_FILE) with "
+                              "REDIS_USER");
+    memcpy(u->user, user, sizeof(user));
+    memcpy(u->password, password, sizeof(password));
+    return 0;
+}
 
 int settings_load(struct settings *s)
 {
@@ -18,11 +46,11 @@ int settings_load(struct settings *s)
     if (!rc)
         rc = config_long("VOTE_DUPLICATE_WINDOW_S", 5, 1, 3600, &window);
     if (!rc)
-        rc = config_url("NATS_URL", "nats://127.0.0.1:4222", "nats", 4222,
-                        &s->nats);
+        rc = natsconn_load(&s->nats);
     if (!rc)
-        rc = config_url("REDIS_URL", "redis://127.0.0.1:6379", "redis", 6379,
-                        &s->redis);
+        rc = jstream_settings_load(&s->streams);
+    if (!rc)
+        rc = load_redis(&s->redis);
     if (!rc)
         rc = config_str("UI_DIR", "", s->ui_dir, sizeof(s->ui_dir));
     if (!rc)

@@ -1,23 +1,26 @@
 /* settings.h - the vote service's configuration, read from the
- * environment once at start (see CONVENTIONS.md) and read-only after. */
+ * environment once at start (see docs/conventions.md) and read-only
+ * after. */
 #ifndef VOTE_SETTINGS_H
 #define VOTE_SETTINGS_H
 
 #include <stdint.h>
 
 #include "lib/config/config.h"
-
-#define SETTINGS_LABEL_MAX 64
+#include "lib/jstream/jstream.h"
+#include "lib/natsconn/natsconn.h"
+#include "proto/contract.h"
 
 struct settings {
     uint16_t port;                    /* PORT, 5000 */
     unsigned threads;                 /* VOTE_THREADS, 64 */
     unsigned dup_window_s;            /* VOTE_DUPLICATE_WINDOW_S, 5 */
-    struct config_url nats;           /* NATS_URL */
-    struct config_url redis;          /* REDIS_URL */
+    struct natsconn nats;             /* NATS_URL, NATS_USER, ... */
+    struct jstream_settings streams;  /* NATS_REPLICAS, VOTES_MAX_*, ... */
+    struct config_url redis;          /* REDIS_URL, REDIS_USER, ... */
     char ui_dir[256];                 /* UI_DIR, "" when unset */
-    char label_a[SETTINGS_LABEL_MAX]; /* OPTION_A, "Cats" */
-    char label_b[SETTINGS_LABEL_MAX]; /* OPTION_B, "Dogs" */
+    char label_a[CONTRACT_LABEL_MAX]; /* OPTION_A, "Cats" */
+    char label_b[CONTRACT_LABEL_MAX]; /* OPTION_B, "Dogs" */
     char log_level[16];               /* LOG_LEVEL, "" means info */
 };
 

@@ -122,6 +122,24 @@ int testhttp_send(struct testhttp *h, const char *req, struct testhttp_resp *r)
     return read_answer(h, r);
 }
 
+int testhttp_vote_request(char *req, size_t n, const char *extra,
+                          const char *option, const char *voter)
+{
+    char body[192];
+    int len;
+
+    len = snprintf(body, sizeof(body), "{\"vote\":\"%s\",\"voter_id\":\"%s\"}",
+                   option, voter);
+    if (len < 0 || (size_t)len >= sizeof(body))
+        return -ENOSPC;
+    len = snprintf(req, n,
+                   "POST /api/vote HTTP/1.1\r\nHost: t\r\n%s"
+                   "Content-Type: application/json\r\nContent-Length: %d\r\n"
+                   "\r\n%s",
+                   extra, len, body);
+    return (len < 0 || (size_t)len >= n) ? -ENOSPC : 0;
+}
+
 int testhttp_once(uint16_t port, const char *req, struct testhttp_resp *r)
 {
     struct testhttp h;

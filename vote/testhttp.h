@@ -27,6 +27,11 @@ int testhttp_send(struct testhttp *h, const char *req, struct testhttp_resp *r);
 /* One request on a fresh connection; returns the status, or -1. */
 int testhttp_once(uint16_t port, const char *req, struct testhttp_resp *r);
 
+/* A raw POST /api/vote of option for voter (a JSON body) into req[n],
+ * with extra header lines ("" or "Name: v\r\n..."). 0, or -ENOSPC. */
+int testhttp_vote_request(char *req, size_t n, const char *extra,
+                          const char *option, const char *voter);
+
 /* The value of header `name` in r (case-insensitive) into out; 0 or
  * -ENOENT. */
 int testhttp_header(const struct testhttp_resp *r, const char *name, char *out,

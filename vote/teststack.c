@@ -18,6 +18,7 @@
 #include "lib/log/log.h"
 #include "lib/mono/mono.h"
 #include "proto/vote.pb-c.h"
+#include "proto/contract.h"
 #include "vote/api.h"
 #include "vote/bus.h"
 #include "vote/voters.h"
@@ -49,7 +50,8 @@ void teststack_start(struct teststack *s, unsigned threads)
     setenv("OPTION_B", "Dogs", 1);
     assert_int_equal(settings_load(&s->cfg), 0);
     assert_int_equal(metrics_new(&s->metrics), 0);
-    bo.url = s->cfg.nats.raw;
+    bo.conn = &s->cfg.nats;
+    bo.streams = &s->cfg.streams;
     bo.dup_window_s = s->cfg.dup_window_s;
     bo.pending = metrics_gauge(s->metrics, "vote_publish_pending", "P.");
     assert_int_equal(bus_open(&s->bus, &bo), 0);
@@ -147,7 +149,7 @@ uint64_t teststack_stream_msgs(struct teststack *s)
     uint64_t n;
 
     js_open(s, &nc, &js);
-    assert_int_equal(js_GetStreamInfo(&si, js, BUS_STREAM, NULL, NULL),
+    assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
                      NATS_OK);
     n = si->State.Msgs;
     jsStreamInfo_Destroy(si);
@@ -165,8 +167,8 @@ void teststack_last_vote(struct teststack *s, const char *subject, char *voter,
     const char *id = NULL;
 
     js_open(s, &nc, &js);
-    assert_int_equal(js_GetLastMsg(&m, js, BUS_STREAM, subject, NULL, NULL),
-                     NATS_OK);
+    assert_int_equal(
+        js_GetLastMsg(&m, js, CONTRACT_STREAM, subject, NULL, NULL), NATS_OK);
     vc = voting__v1__vote_cast__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
                                        (const uint8_t *)natsMsg_GetData(m));
     assert_non_null(vc);
@@ -175,7 +177,7 @@ void teststack_last_vote(struct teststack *s, const char *subject, char *voter,
     snprintf(request_id, n, "%s", vc->request_id);
     assert_true(vc->cast_at_ms > 1700000000000LL);
     voting__v1__vote_cast__free_unpacked(vc, NULL);
-    assert_int_equal(natsMsgHeader_Get(m, "Nats-Msg-Id", &id), NATS_OK);
+    assert_int_equal(natsMsgHeader_Get(m, CONTRACT_HDR_MSG_ID, &id), NATS_OK);
     snprintf(msg_id, n, "%s", id);
     natsMsg_Destroy(m);
     js_done(nc, js);

@@ -233,7 +233,7 @@ int voters_record(struct voters *v, const char *voter, const char *option)
     else if (!atomic_load(&v->up))
         rc = -ENOTCONN;
     if (rc) {
-        metric_add(v->errors, 1);
+        metrics_add(v->errors, 1);
         return rc;
     }
     pthread_mutex_lock(&v->qmu);
@@ -247,12 +247,13 @@ int voters_record(struct voters *v, const char *voter, const char *option)
     if (v->queued - v->written >= VOTERS_QUEUE_MAX) {
         v->full++;
         pthread_mutex_unlock(&v->qmu);
-        metric_add(v->errors, 1);
+        metrics_add(v->errors, 1);
         return -ENOBUFS;
     }
     w = &v->queue[v->queued++ % VOTERS_QUEUE_MAX];
-    strcpy(w->voter, voter); /* lengths checked above */
-    strcpy(w->option, option);
+    /* Lengths checked above: these never truncate. */
+    snprintf(w->voter, sizeof(w->voter), "%s", voter);
+    snprintf(w->option, sizeof(w->option), "%s", option);
     if (v->queued - v->taken == 1) /* the writer may be asleep */
         pthread_cond_signal(&v->more);
     pthread_mutex_unlock(&v->qmu);
@@ -272,7 +273,7 @@ static int send_batch(struct voters *v, uint64_t from, size_t n)
     int rc = acquire(v, &c);
 
     if (rc) {
-        metric_add(v->errors, n);
+        metrics_add(v->errors, n);
         if (rc != -ENOTCONN)
             mark_down(v, c.gen, "connect failed");
         return rc == -ENOTCONN ? rc : -EIO;
@@ -293,7 +294,7 @@ static int send_batch(struct voters *v, uint64_t from, size_t n)
     }
     if (i < n) {
         freeReplyObject(r);
-        metric_add(v->errors, n);
+        metrics_add(v->errors, n);
         fail(v, &c);
         return -EIO;
     }
@@ -380,7 +381,7 @@ int voters_get(struct voters *v, const char *voter, char *out, size_t n)
     rc = acquire(v, &c);
     out[0] = '\0';
     if (rc) {
-        metric_add(v->errors, 1);
+        metrics_add(v->errors, 1);
         if (rc != -ENOTCONN)
             mark_down(v, c.gen, "connect failed");
         return rc == -ENOTCONN ? rc : -EIO;
@@ -389,7 +390,7 @@ int voters_get(struct voters *v, const char *voter, char *out, size_t n)
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
         freeReplyObject(r);
         fail(v, &c);
-        metric_add(v->errors, 1);
+        metrics_add(v->errors, 1);
         return -EIO;
     }
     if (r->type == REDIS_REPLY_STRING)

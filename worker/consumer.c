@@ -8,41 +8,64 @@
  * that had been answered 200 (invariant 1); the worker also marks held
  * messages in progress while it waits for Postgres.
  *
- * Pulling is done here over core NATS (a request to
- * $JS.API.CONSUMER.MSG.NEXT.VOTES.worker, replies on our own inbox), not
- * with natsSubscription_Fetch(): in nats.c 3.4.1 a Fetch that finds
- * messages left over from an earlier, timed-out Fetch miscounts its batch
- * (`req->Batch -= count`, then loops while count != req->Batch) and can
- * write past its message array; measured under load with two workers
- * (ASan: heap-buffer-overflow). Here extra messages simply wait in the
- * inbox for the next round, and acks are plain publishes to the reply
- * subject, exactly what natsMsg_Ack() sends. */
+ * Pulling is lib/jspull's (core NATS requests, not natsSubscription_Fetch,
+ * whose 3.4.1 overflow it explains). When the server says the consumer is
+ * gone (deleted by hand, or with its stream), the next fetch re-creates
+ * the stream if missing and the consumer, and until that works readyz
+ * says why.
+ *
+ * Stream epochs: a re-created stream starts its sequences at 1 again, so
+ * votes are ordered by (epoch, seq), the epoch being the creation time of
+ * the stream they were stored in (jsStreamInfo.Created, ns). A message's
+ * epoch is the newest known creation time not after its own store time
+ * (from its metadata), which holds across a batch that mixes leftovers of
+ * the old stream with messages of the new one. The known epochs are
+ * checked (one stream info request) whenever the stream may have changed:
+ * at start, after a reconnect (counted before the fetch returns), after
+ * re-creating the consumer, when a first delivery's sequence goes back (another
+ * worker re-created the consumer), and after a pause in fetching longer than
+ * STALL_MS. Left open: a stream deleted and re-created by hand within one
+ * commit of this worker, whose new consumer another worker has already moved
+ * past this worker's last sequence: its first votes there could be taken for
+ * the old stream's. */
 #include "worker/consumer.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/jspull/jspull.h"
+#include "lib/jstream/jstream.h"
 #include "lib/log/log.h"
+#include "lib/natsconn/natsconn.h"
 
-#define NS_PER_MS         1000000LL
-#define LINGER_MS         2
-#define DELIVERED_WAIT_MS 1000
-#define ERR_LOG_EVERY_MS  10000
+#define NS_PER_MS        1000000LL
+#define ERR_LOG_EVERY_MS 10000
+#define STALL_MS         3000 /* no fetch this long: check the stream */
+#define MAX_EPOCHS       4
+#define STREAM_GRACE_MS  2000 /* see recreate() */
 
 struct consumer {
     struct consumer_opts opts;
     natsOptions *nopts;
     natsConnection *nc;
     jsCtx *js;
-    natsSubscription *sub; /* core subscription on inbox */
-    char inbox[64];
-    char next_subj[96];
-    int prefetch_left;     /* messages still due from the last prefetch */
-    int64_t waiting_until; /* when the last waiting request expires */
+    struct jspull *pull;
     int64_t last_err_log_ms;
     int errs_since_log;
+    int64_t epochs[MAX_EPOCHS]; /* stream creation times, oldest first */
+    int n_epochs;
+    uint64_t last_fresh;   /* stream seq of the last first delivery */
+    int64_t last_fetch_ms; /* when the last fetch returned */
+    atomic_int check;      /* check the stream before use */
+    atomic_int missing;    /* the consumer could not be made */
+    int64_t missing_since;
+    int64_t recovered_ms;
+    natsStatistics *stats;
+    uint64_t reconnects; /* as of the last fetch */
+    unsigned warned[2];  /* jstream_ensure's, VOTES and DEADLETTER */
 };
 
 static void log_nats(const char *event, natsStatus s, jsErrCode jerr)
@@ -61,15 +84,22 @@ static void on_disconnected(natsConnection *nc, void *arg)
 
 static void on_reconnected(natsConnection *nc, void *arg)
 {
+    struct consumer *c = arg;
+
+    atomic_store(&c->check, 1); /* a new server? */
     log_info("nats_reconnected", "\"ok\":true");
 }
 
 static natsStatus make_options(struct consumer *c)
 {
     natsStatus s = natsOptions_Create(&c->nopts);
+    struct natsconn one;
+    int bad;
 
+    if (!c->opts.conn && natsconn_parse(&one, c->opts.url, &bad))
+        return NATS_INVALID_ARG;
     if (s == NATS_OK)
-        s = natsOptions_SetURL(c->nopts, c->opts.url);
+        s = natsconn_apply(c->opts.conn ? c->opts.conn : &one, c->nopts);
     if (s == NATS_OK)
         s = natsOptions_SetName(c->nopts, "worker");
     if (s == NATS_OK)
@@ -85,43 +115,25 @@ static natsStatus make_options(struct consumer *c)
     return s;
 }
 
-/* Stream `name` on `subject` exists afterwards; an existing one is used
- * as it is. dup_ns: its Duplicates window, 0 for the server's default. */
-static int ensure_stream(struct consumer *c, const char *name,
-                         const char *subject, int64_t dup_ns)
+/* VOTES exists afterwards, as lib/jstream describes it; an existing one
+ * is used as it is. 0 or -EIO. */
+static int ensure_votes(struct consumer *c)
 {
-    const char *subjects[] = {subject};
-    jsStreamInfo *si = NULL;
-    jsStreamConfig cfg;
-    jsErrCode jerr = 0;
-    natsStatus s;
+    struct jstream_desc d;
 
-    s = js_GetStreamInfo(&si, c->js, name, NULL, &jerr);
-    if (s == NATS_OK)
-        goto out_found;
-    if (jerr != JSStreamNotFoundErr)
-        goto out_err;
-    jsStreamConfig_Init(&cfg);
-    cfg.Name = name;
-    cfg.Subjects = subjects;
-    cfg.SubjectsLen = 1;
-    cfg.Storage = js_FileStorage;
-    cfg.Duplicates = dup_ns;
-    s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
-    if (s == NATS_OK) {
-        log_info("stream_created", "\"stream\":\"%s\"", name);
-        goto out_found;
-    }
-    /* Another replica (or vote) may have created it meanwhile. */
-    s = js_GetStreamInfo(&si, c->js, name, NULL, &jerr);
-    if (s == NATS_OK)
-        goto out_found;
-out_err:
-    log_nats("stream_setup_failed", s, jerr);
-    return -EIO;
-out_found:
-    jsStreamInfo_Destroy(si);
-    return 0;
+    jstream_votes(&d, c->opts.streams, c->opts.dup_window_ms * NS_PER_MS);
+    return jstream_ensure(c->js, &d, &c->warned[0]) ? -EIO : 0;
+}
+
+/* VOTES and DEADLETTER exist afterwards. */
+static int ensure_streams(struct consumer *c)
+{
+    struct jstream_desc d;
+
+    if (ensure_votes(c))
+        return -EIO;
+    jstream_deadletter(&d, c->opts.streams);
+    return jstream_ensure(c->js, &d, &c->warned[1]) ? -EIO : 0;
 }
 
 static void consumer_config(const struct consumer *c, jsConsumerConfig *cc)
@@ -193,24 +205,46 @@ static int ensure_consumer(struct consumer *c)
 
 static int bind_pull(struct consumer *c)
 {
-    natsInbox *inbox = NULL;
     natsStatus s;
 
-    s = natsInbox_Create(&inbox);
-    if (s == NATS_OK)
-        snprintf(c->inbox, sizeof(c->inbox), "%s", inbox);
-    natsInbox_Destroy(inbox);
-    snprintf(c->next_subj, sizeof(c->next_subj),
-             "$JS.API.CONSUMER.MSG.NEXT.%s.%s", CONSUMER_STREAM,
-             CONSUMER_DURABLE);
-    if (s == NATS_OK)
-        s = natsConnection_SubscribeSync(&c->sub, c->nc, c->inbox);
-    if (s == NATS_OK) /* leftovers wait here: never drop them */
-        s = natsSubscription_SetPendingLimits(c->sub, -1, -1);
-    if (s != NATS_OK) {
+    char prefix[NATSCONN_INBOX_MAX];
+
+    natsconn_inbox(c->opts.conn, prefix, sizeof(prefix));
+    if (jspull_open(&c->pull, c->nc, CONSUMER_STREAM, CONSUMER_DURABLE, prefix,
+                    c->opts.batch, c->opts.fetch_wait_ms, &s)) {
         log_nats("consumer_bind_failed", s, 0);
         return -EIO;
     }
+    return 0;
+}
+
+/* Records the creation time of the stream VOTES is now; 0 or -EIO. */
+static int check_stream(struct consumer *c)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s;
+    int64_t now, was;
+
+    s = js_GetStreamInfo(&si, c->js, CONSUMER_STREAM, NULL, &jerr);
+    if (s != NATS_OK) {
+        log_nats("stream_check_failed", s, jerr);
+        atomic_store(&c->check, 1);
+        return -EIO;
+    }
+    now = si->Created;
+    jsStreamInfo_Destroy(si);
+    was = c->n_epochs ? c->epochs[c->n_epochs - 1] : 0;
+    if (now == was)
+        return 0;
+    if (now < was) { /* an older stream again: start the list over */
+        c->n_epochs = 0;
+    } else if (c->n_epochs == MAX_EPOCHS) {
+        memmove(c->epochs, c->epochs + 1, sizeof(c->epochs[0]) * --c->n_epochs);
+    }
+    c->epochs[c->n_epochs++] = now;
+    log_info("stream_epoch", "\"stream\":\"%s\",\"epoch\":%lld,\"was\":%lld",
+             CONSUMER_STREAM, (long long)now, (long long)was);
     return 0;
 }
 
@@ -231,10 +265,8 @@ static int connect_and_bind(struct consumer *c)
     s = natsConnection_JetStream(&c->js, c->nc, &jo);
     if (s != NATS_OK)
         return -ENOMEM;
-    if (ensure_stream(c, CONSUMER_STREAM, CONSUMER_SUBJECTS,
-                      c->opts.dup_window_ms * NS_PER_MS) ||
-        ensure_stream(c, CONSUMER_DL_STREAM, CONSUMER_DL_SUBJECTS, 0) ||
-        ensure_consumer(c) || bind_pull(c))
+    if (ensure_streams(c) || ensure_consumer(c) || bind_pull(c) ||
+        check_stream(c))
         return -EIO;
     return 0;
 }
@@ -260,18 +292,18 @@ int consumer_open(struct consumer **out, const struct consumer_opts *o)
     return 0;
 }
 
-static void nak_leftovers(struct consumer *c);
-
 void consumer_close(struct consumer *c)
 {
     if (!c)
         return;
     if (c->nc) {
-        nak_leftovers(c);
+        if (c->pull) /* what waits in the inbox goes back at once */
+            jspull_nak_leftovers(c->pull);
         natsConnection_FlushTimeout(c->nc, 2000); /* pending acks */
         natsConnection_Close(c->nc); /* trap 5: close before destroy */
     }
-    natsSubscription_Destroy(c->sub); /* trap 5: after the close */
+    jspull_free(c->pull); /* trap 5: after the close */
+    natsStatistics_Destroy(c->stats);
     jsCtx_Destroy(c->js);
     natsConnection_Destroy(c->nc);
     natsOptions_Destroy(c->nopts);
@@ -291,221 +323,176 @@ static void log_fetch_error(struct consumer *c, natsStatus s)
     c->errs_since_log = 0;
 }
 
-/* Asks the server for n messages: at once (no_wait: what is there, then a
- * 404), or waiting up to wait_ms for them. */
-static natsStatus request_next(struct consumer *c, int n, int no_wait,
-                               int64_t wait_ms)
+/* 1 when stream VOTES is not there. */
+static int stream_missing(struct consumer *c)
 {
-    char body[96];
-    int len;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
 
-    if (no_wait) {
-        len =
-            snprintf(body, sizeof(body), "{\"batch\":%d,\"no_wait\":true}", n);
-    } else {
-        len = snprintf(body, sizeof(body), "{\"batch\":%d,\"expires\":%lld}", n,
-                       (long long)wait_ms * NS_PER_MS);
-        c->waiting_until = nats_Now() + wait_ms;
-    }
-    return natsConnection_PublishRequest(c->nc, c->next_subj, c->inbox, body,
-                                         len);
+    js_GetStreamInfo(&si, c->js, CONSUMER_STREAM, NULL, &jerr);
+    jsStreamInfo_Destroy(si);
+    return jerr == JSStreamNotFoundErr;
 }
 
-enum { GOT_MSG, GOT_NOTHING, GOT_END };
-
-/* Takes m into the list, or tells what status message it is. */
-static int sort_msg(natsMsg *m, natsMsgList *list)
+/* 1 when the server answers that the consumer is there. An unanswered
+ * pull reads as "gone" (see lib/jspull), but a server that was only slow
+ * to answer (loaded, or paused: measured with SIGSTOP for 1.5 s) still has
+ * it, and calling it missing would warn, re-create nothing and turn
+ * /readyz red for nothing. */
+static int consumer_exists(struct consumer *c)
 {
-    const char *status = NULL;
-
-    if (natsMsg_GetDataLength(m) == 0 &&
-        natsMsgHeader_Get(m, "Status", &status) == NATS_OK) {
-        int end = strncmp(status, "100", 3) != 0; /* 100: heartbeat */
-
-        natsMsg_Destroy(m);
-        return end ? GOT_END : GOT_NOTHING;
-    }
-    list->Msgs[list->Count++] = m;
-    return GOT_MSG;
-}
-
-/* Waits for what the prefetch of the last round still owes: it ends with
- * the whole batch, or with a status when the stream had fewer. */
-static natsStatus take_prefetched(struct consumer *c, natsMsgList *list,
-                                  int64_t deadline)
-{
-    natsStatus s = NATS_OK;
-    int64_t left;
-    natsMsg *m;
-
-    while (c->prefetch_left > 0 && list->Count < c->opts.batch) {
-        left = deadline - nats_Now();
-        if (left <= 0)
-            break;
-        s = natsSubscription_NextMsg(&m, c->sub, left);
-        if (s != NATS_OK)
-            break;
-        if (sort_msg(m, list) == GOT_MSG)
-            c->prefetch_left--;
-        else
-            c->prefetch_left = 0;
-    }
-    if (s != NATS_OK)
-        c->prefetch_left = 0;
-    return s == NATS_TIMEOUT ? NATS_OK : s;
-}
-
-/* Takes what the inbox holds, up to a batch, waiting for more until the
- * time `until` (nats_Now() clock). */
-static void take_inbox(struct consumer *c, natsMsgList *list, int64_t until)
-{
-    int64_t left;
-    natsMsg *m;
-
-    while (list->Count < c->opts.batch) {
-        left = until - nats_Now();
-        if (natsSubscription_NextMsg(&m, c->sub, left > 0 ? left : 0) !=
-            NATS_OK)
-            break;
-        sort_msg(m, list);
-    }
-}
-
-/* The prefetch first, then leftovers (ours until AckWait), then a no_wait
- * request; when nothing at all is there, one request that waits. After a
- * full batch there is likely a backlog: ask for the next batch at once, so
- * the server delivers it while this one is in Postgres. */
-static natsStatus pull(struct consumer *c, natsMsgList *list)
-{
-    int64_t deadline = nats_Now() + c->opts.fetch_wait_ms, left;
-    int waited = 0, got;
-    natsStatus s = take_prefetched(c, list, deadline);
-    natsMsg *m;
-
-    if (s == NATS_OK)
-        take_inbox(c, list, 0); /* no waiting */
-    /* (A prefetch still due means the deadline passed: nothing more.) */
-    if (s == NATS_OK && list->Count < c->opts.batch && !c->prefetch_left)
-        s = request_next(c, c->opts.batch - list->Count, 1, 0);
-    while (s == NATS_OK && list->Count < c->opts.batch) {
-        left = deadline - nats_Now();
-        if (left <= 0)
-            break;
-        /* Once a waiting request has brought votes, don't hold them for a
-         * full batch (up to fetch_wait_ms of latency at a trickle): take
-         * what follows within LINGER_MS and go; later ones stay in the
-         * inbox for the next round. */
-        if (waited && list->Count > 0 && left > LINGER_MS)
-            left = LINGER_MS;
-        s = natsSubscription_NextMsg(&m, c->sub, left);
-        if (s != NATS_OK)
-            break;
-        got = sort_msg(m, list);
-        if (got != GOT_END)
-            continue;
-        if (list->Count > 0 || waited || left <= 20)
-            break;
-        waited = 1; /* empty now: wait for the first ones to come */
-        s = request_next(c, c->opts.batch, 0, left - 10);
-    }
-    if (s == NATS_TIMEOUT)
-        s = NATS_OK;
-    if (s == NATS_OK && list->Count == c->opts.batch && !c->prefetch_left &&
-        request_next(c, c->opts.batch, 1, 0) == NATS_OK)
-        c->prefetch_left = c->opts.batch;
-    return s;
-}
-
-/* What is in the inbox, still due from the prefetch, or may still come
- * for a waiting request until it expires; sends no request. */
-static natsStatus pull_delivered(struct consumer *c, natsMsgList *list)
-{
-    natsStatus s = take_prefetched(c, list, nats_Now() + DELIVERED_WAIT_MS);
-
-    if (s == NATS_OK)
-        take_inbox(c, list, c->waiting_until);
-    return s;
-}
-
-static int fetch_with(struct consumer *c, natsMsgList *list,
-                      natsStatus (*how)(struct consumer *, natsMsgList *))
-{
+    jsConsumerInfo *ci = NULL;
     natsStatus s;
 
-    memset(list, 0, sizeof(*list));
-    list->Msgs = calloc((size_t)c->opts.batch, sizeof(*list->Msgs));
-    if (!list->Msgs)
-        return -ENOMEM;
-    s = how(c, list);
-    if (s == NATS_OK && list->Count > 0)
+    s = js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE, NULL,
+                           NULL);
+    jsConsumerInfo_Destroy(ci);
+    return s == NATS_OK;
+}
+
+/* The server said the consumer is not there: make the stream (if it went
+ * too) and the consumer again, then check which stream it is. Until that
+ * works, consumer_ready() says why. A stream that just went is made again
+ * only STREAM_GRACE_MS later: nats-server 2.9.10 removes a deleted
+ * stream's files after answering, and a stream made again at once can
+ * lose its first block to that (measured: "1.blk: no such file", nothing
+ * delivered). 0 or -EIO. */
+static int recreate(struct consumer *c)
+{
+    int was;
+
+    if (!atomic_load(&c->missing) && consumer_exists(c))
         return 0;
-    natsMsgList_Destroy(list);
-    if (s == NATS_OK)
-        return -ETIMEDOUT;
-    log_fetch_error(c, s);
-    return -EIO;
+    was = atomic_exchange(&c->missing, 1);
+
+    if (!was)
+        c->missing_since = nats_Now();
+    /* (Requests sent while it was away may still say "gone" just after.) */
+    if (!was && nats_Now() - c->recovered_ms > STREAM_GRACE_MS) {
+        log_warn("consumer_missing",
+                 "\"stream\":\"%s\",\"consumer\":\"%s\",\"action\":"
+                 "\"re-creating\"",
+                 CONSUMER_STREAM, CONSUMER_DURABLE);
+    }
+    if (nats_Now() - c->missing_since < STREAM_GRACE_MS && stream_missing(c))
+        return -EIO;
+    if (ensure_votes(c) || ensure_consumer(c))
+        return -EIO;
+    atomic_store(&c->check, 1);
+    atomic_store(&c->missing, 0);
+    c->recovered_ms = nats_Now();
+    log_info("consumer_recovered", "\"consumer\":\"%s\"", CONSUMER_DURABLE);
+    return 0;
+}
+
+/* A message from a server we reconnected to may come before the
+ * reconnected callback ran; the count is up to date before it. */
+static void note_reconnects(struct consumer *c)
+{
+    uint64_t n = 0, x; /* x: the counts we don't need */
+
+    if (!c->stats && natsStatistics_Create(&c->stats) != NATS_OK)
+        return;
+    if (natsConnection_GetStats(c->nc, c->stats) != NATS_OK ||
+        natsStatistics_GetCounts(c->stats, &x, &x, &x, &x, &n) != NATS_OK)
+        return;
+    if (n != c->reconnects)
+        atomic_store(&c->check, 1);
+    c->reconnects = n;
 }
 
 int consumer_fetch(struct consumer *c, natsMsgList *list)
 {
-    return fetch_with(c, list, pull);
+    natsStatus err = NATS_OK;
+    int rc;
+
+    memset(list, 0, sizeof(*list));
+    if (nats_Now() - c->last_fetch_ms > STALL_MS)
+        atomic_store(&c->check, 1);
+    if (atomic_load(&c->missing) && (!consumer_connected(c) || recreate(c)))
+        return -EIO;
+    rc = jspull_fetch(c->pull, list, &err);
+    c->last_fetch_ms = nats_Now();
+    note_reconnects(c);
+    /* (Disconnected, nothing answers: that says nothing about the
+     * consumer; the rounds after the reconnect will tell.) */
+    if (rc == -ENOENT && consumer_connected(c))
+        return recreate(c) ? -EIO : -ETIMEDOUT;
+    if (rc == -ENOENT)
+        return -ETIMEDOUT;
+    if (rc == -EIO)
+        log_fetch_error(c, err);
+    return rc;
 }
 
 int consumer_fetch_delivered(struct consumer *c, natsMsgList *list)
 {
-    return fetch_with(c, list, pull_delivered);
-}
+    natsStatus err = NATS_OK;
+    int rc = jspull_fetch_delivered(c->pull, list, &err);
 
-/* Acknowledgements are publishes to the message's reply subject. */
-static int reply(struct consumer *c, natsMsg *m, const char *what)
-{
-    const char *to = natsMsg_GetReply(m);
-
-    if (!to || !*to)
-        return -EINVAL;
-    return natsConnection_Publish(c->nc, to, what, (int)strlen(what)) == NATS_OK
-               ? 0
-               : -EIO;
-}
-
-/* Whatever is still in the inbox at close goes back at once (NAK) rather
- * than after AckWait. */
-static void nak_leftovers(struct consumer *c)
-{
-    natsMsg *m;
-
-    while (natsSubscription_NextMsg(&m, c->sub, 0) == NATS_OK) {
-        if (natsMsg_GetDataLength(m) > 0)
-            reply(c, m, "-NAK");
-        natsMsg_Destroy(m);
-    }
+    if (rc == -EIO)
+        log_fetch_error(c, err);
+    return rc == -ENOENT ? -ETIMEDOUT : rc;
 }
 
 int consumer_ack(struct consumer *c, natsMsg *m)
 {
-    return reply(c, m, "+ACK");
+    return jspull_reply(c->nc, m, "+ACK");
 }
 
 int consumer_nak(struct consumer *c, natsMsg *m)
 {
-    return reply(c, m, "-NAK");
+    return jspull_reply(c->nc, m, "-NAK");
 }
 
 int consumer_in_progress(struct consumer *c, natsMsg *m)
 {
-    return reply(c, m, "+WPI");
+    return jspull_reply(c->nc, m, "+WPI");
 }
 
-int consumer_seq(natsMsg *m, uint64_t *seq, uint64_t *delivered)
+int consumer_meta(struct consumer *c, natsMsg *m, struct consumer_meta *out)
 {
     jsMsgMetaData *meta = NULL;
 
     if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
         return -EINVAL;
-    *seq = meta->Sequence.Stream;
-    *delivered = meta->NumDelivered;
+    out->seq = meta->Sequence.Stream;
+    out->delivered = meta->NumDelivered;
+    out->stored_ns = meta->Timestamp;
     jsMsgMetaData_Destroy(meta);
+    /* First deliveries come in stream order: one that goes back means a
+     * new consumer, maybe on a new stream. */
+    if (out->delivered == 1) {
+        if (out->seq <= c->last_fresh)
+            atomic_store(&c->check, 1);
+        c->last_fresh = out->seq;
+    }
     return 0;
+}
+
+int consumer_check_stream(struct consumer *c)
+{
+    if (!atomic_load(&c->check))
+        return 0;
+    if (!consumer_connected(c))
+        return -EIO; /* asked again once connected */
+    atomic_store(&c->check, 0);
+    return check_stream(c);
+}
+
+int64_t consumer_epoch_of(const struct consumer *c, int64_t stored_ns)
+{
+    int i;
+
+    for (i = c->n_epochs - 1; i > 0; i--)
+        if (c->epochs[i] <= stored_ns)
+            break;
+    return c->n_epochs ? c->epochs[i] : 0;
+}
+
+int64_t consumer_epoch(const struct consumer *c)
+{
+    return c->n_epochs ? c->epochs[c->n_epochs - 1] : 0;
 }
 
 int consumer_deadletter(struct consumer *c, natsMsg *m, const char *reason)
@@ -525,7 +512,7 @@ int consumer_deadletter(struct consumer *c, natsMsg *m, const char *reason)
     if (s == NATS_OK)
         s = js_PublishMsg(NULL, c->js, dl, NULL, NULL);
     natsMsg_Destroy(dl);
-    if (s == NATS_OK && reply(c, m, "+TERM"))
+    if (s == NATS_OK && jspull_reply(c->nc, m, "+TERM"))
         s = NATS_ERR;
     if (s != NATS_OK) {
         log_nats("deadletter_failed", s, 0);
@@ -553,6 +540,21 @@ int consumer_lag(struct consumer *c, uint64_t *pending, uint64_t *unacked)
 int consumer_connected(struct consumer *c)
 {
     return c && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+int consumer_ready(struct consumer *c, char *why, size_t n)
+{
+    if (!consumer_connected(c)) {
+        snprintf(why, n, "nats: disconnected, reconnecting");
+        return -ECONNREFUSED;
+    }
+    if (atomic_load(&c->missing)) {
+        snprintf(why, n,
+                 "nats: consumer %s on stream %s missing, re-creating it",
+                 CONSUMER_DURABLE, CONSUMER_STREAM);
+        return -ENOENT;
+    }
+    return 0;
 }
 
 int consumer_flush(struct consumer *c, int timeout_ms)

@@ -3,24 +3,31 @@
  *
  * consumer_open() hands *out to the caller; release with consumer_close(),
  * which flushes pending acks and closes the connection; the durable is
- * never deleted (notes/nats-c-3.4.1.md, traps 4 and 5). Thread-safe as
- * nats.c is: the
- * fetch loop owns it, probes may call consumer_connected() from any
- * thread. Messages fetched belong to the caller (natsMsgList_Destroy). */
+ * never deleted (no unsubscribe: in nats.c it deletes a durable that the
+ * subscribe call made; docs/libraries.md, nats.c traps 4 and 5).
+ * Thread-safe as nats.c is: the fetch loop owns it, probes may call
+ * consumer_connected() and consumer_ready() from any thread. Messages
+ * fetched belong to the caller (natsMsgList_Destroy). */
 #ifndef WORKER_CONSUMER_H
 #define WORKER_CONSUMER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <nats/nats.h>
 
-#define CONSUMER_STREAM      "VOTES"
-#define CONSUMER_SUBJECTS    "votes.>"
-#define CONSUMER_DURABLE     "worker"
-#define CONSUMER_DEADLETTER  "deadletter.votes"
-#define CONSUMER_DL_STREAM   "DEADLETTER" /* keeps what lands on deadletter.> */
-#define CONSUMER_DL_SUBJECTS "deadletter.>"
-#define CONSUMER_REASON_HDR  "Voting-Deadletter-Reason"
+#include "proto/contract.h"
+
+#define CONSUMER_STREAM      CONTRACT_STREAM
+#define CONSUMER_SUBJECTS    CONTRACT_SUBJECTS
+#define CONSUMER_DURABLE     CONTRACT_CONSUMER
+#define CONSUMER_DEADLETTER  CONTRACT_DL_SUBJECT
+#define CONSUMER_DL_STREAM   CONTRACT_DL_STREAM /* keeps deadletter.> */
+#define CONSUMER_DL_SUBJECTS CONTRACT_DL_SUBJECTS
+#define CONSUMER_REASON_HDR  CONTRACT_HDR_REASON
+
+struct natsconn;
+struct jstream_settings;
 
 struct consumer_opts {
     const char *url;
@@ -29,6 +36,12 @@ struct consumer_opts {
     int64_t ack_wait_ms;     /* consumer AckWait when we create it */
     int64_t max_ack_pending; /* >= batch * replicas */
     int64_t dup_window_ms;   /* stream Duplicates when we create it */
+
+    /* Servers and credentials (url, one server, is used only when conn is
+     * NULL); replicas and limits of VOTES and DEADLETTER (NULL: the
+     * defaults). */
+    const struct natsconn *conn;
+    const struct jstream_settings *streams;
 };
 
 struct consumer;
@@ -41,7 +54,9 @@ int consumer_open(struct consumer **out, const struct consumer_opts *o);
 /* Fetches up to opts.batch messages into *list, returning as soon as the
  * backlog is empty, waiting up to fetch_wait_ms only when nothing is
  * there. 0 with list->Count > 0; -ETIMEDOUT when none came; -EIO on other
- * errors (logged, rate-limited). */
+ * errors (logged, rate-limited). When the server says the consumer is
+ * gone, re-creates it (and the stream if missing): -ETIMEDOUT once that
+ * worked, -EIO (and consumer_ready() says why) while it does not. */
 int consumer_fetch(struct consumer *c, natsMsgList *list);
 
 /* At shutdown: up to opts.batch of the messages delivered to us and not
@@ -57,8 +72,32 @@ int consumer_ack(struct consumer *c, natsMsg *m);
 int consumer_nak(struct consumer *c, natsMsg *m);
 int consumer_in_progress(struct consumer *c, natsMsg *m);
 
-/* The JetStream stream sequence of a fetched message. 0 or -EINVAL. */
-int consumer_seq(natsMsg *m, uint64_t *seq, uint64_t *delivered);
+struct consumer_meta {
+    uint64_t seq;       /* stream sequence */
+    uint64_t delivered; /* 1 on the first delivery */
+    int64_t stored_ns;  /* when the stream stored it (server clock) */
+};
+
+/* The JetStream metadata of a fetched message; a first delivery whose
+ * sequence goes back makes the next consumer_check_stream() ask the
+ * server. Call for every message, in fetch order. 0 or -EINVAL. */
+int consumer_meta(struct consumer *c, natsMsg *m, struct consumer_meta *out);
+
+/* Stream epochs (the creation time of the stream, ns since 1970): votes
+ * are ordered by (epoch, seq), so a re-created stream, whose sequences
+ * start at 1 again, still wins over the old one. Call after the
+ * consumer_meta() of a batch and before using its epochs: asks the server
+ * which stream is current when something says it may have changed
+ * (start, reconnect, consumer re-created, sequence going back, a long
+ * pause). 0, or -EIO when it could not tell (hand the batch back). */
+int consumer_check_stream(struct consumer *c);
+
+/* The epoch of a message stored at stored_ns: the newest known stream
+ * creation time not after it. */
+int64_t consumer_epoch_of(const struct consumer *c, int64_t stored_ns);
+
+/* The current stream's epoch (0 before the first check). */
+int64_t consumer_epoch(const struct consumer *c);
 
 /* Publishes a copy of m on deadletter.votes with a reason header, then
  * terminates m (never redelivered). 0 or -EIO. */
@@ -70,6 +109,10 @@ int consumer_lag(struct consumer *c, uint64_t *pending, uint64_t *unacked);
 
 /* 1 while the connection is up. */
 int consumer_connected(struct consumer *c);
+
+/* For /readyz: 0, or -errno with the reason in why (disconnected, or the
+ * consumer is missing and could not be re-created yet). Any thread. */
+int consumer_ready(struct consumer *c, char *why, size_t n);
 
 /* Sends buffered acks now (bounded wait). */
 int consumer_flush(struct consumer *c, int timeout_ms);

@@ -10,21 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DECODE_VOTER_MAX 64 /* voter ids: 1-64 of [A-Za-z0-9_-] */
+#include "proto/contract.h"
 
 struct vote {
-    char voter[DECODE_VOTER_MAX + 1];
-    char option[2]; /* "a" or "b" */
-    uint64_t seq;   /* JetStream stream sequence: newest wins */
+    char voter[CONTRACT_VOTER_MAX + 1];
+    char option[CONTRACT_OPTION_ID_MAX]; /* one of CONTRACT_OPTIONS */
+    uint64_t seq;                        /* JetStream stream sequence */
+    int64_t epoch; /* its stream's creation time: (epoch, seq) newest wins */
     int64_t cast_at_ms;
 };
 
-/* Decodes a VoteCast into *out (seq is left 0 for the caller). 0, or
+/* Decodes a VoteCast into *out (seq and epoch are left 0 for the caller). 0, or
  * -EINVAL with *reason set to a static string. */
 int decode_vote(const void *data, size_t len, struct vote *out,
                 const char **reason);
-
-/* 1 when id is 1-64 characters of [A-Za-z0-9_-]. */
-int decode_voter_ok(const char *id);
 
 #endif

@@ -79,22 +79,11 @@ static void test_decode_poison(void **state)
     assert_string_equal(reason, "bad_voter_id");
 }
 
-static void test_decode_voter_ok(void **state)
-{
-    assert_true(decode_voter_ok("NULL"));
-    assert_true(decode_voter_ok("a"));
-    assert_false(decode_voter_ok(""));
-    assert_false(decode_voter_ok("é"));
-    assert_false(decode_voter_ok("a,b"));
-    assert_false(decode_voter_ok("{a}"));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_good_vote),
         cmocka_unit_test(test_decode_poison),
-        cmocka_unit_test(test_decode_voter_ok),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /* main.c - the worker service: JetStream VOTES -> Postgres, batched and
  * idempotent; see pipeline.h for the loop, consumer.h and store.h for the
- * two sides, ../shared/DESIGN.md for the contracts. */
+ * two sides, docs/architecture.md for the contracts. */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,6 +13,7 @@
 #include "lib/http/http.h"
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
+#include "lib/pgconn/pgconn.h"
 #include "lib/retry/retry.h"
 #include "lib/shutdown/shutdown.h"
 #include "worker/consumer.h"
@@ -33,14 +35,14 @@ struct worker {
     struct mg_context *http;
     struct store *store;
     struct consumer *consumer;
-    struct pipeline *pipe; /* __atomic: /readyz reads it */
+    struct pipeline *_Atomic pipe; /* /readyz reads it */
     char listen[16];
 };
 
 static int ready(void *arg, char *why, size_t n)
 {
     struct worker *w = arg;
-    struct pipeline *p = __atomic_load_n(&w->pipe, __ATOMIC_ACQUIRE);
+    struct pipeline *p = atomic_load(&w->pipe);
 
     if (!p) {
         snprintf(why, n, "starting: connecting to postgres and nats");
@@ -60,33 +62,19 @@ static int start_http(struct worker *w)
     return http_start(&w->http, &w->http_opts);
 }
 
-/* Connects to Postgres and brings the schema up to date. */
+/* Connects to Postgres (keepalives and tcp_user_timeout: lib/pgconn)
+ * and brings the schema up to date. */
 static int pg_connect(void *arg)
 {
     struct worker *w = arg;
-    char port[8];
-    const char *keys[] = {"host",
-                          "port",
-                          "dbname",
-                          "user",
-                          "password",
-                          "application_name",
-                          "connect_timeout",
-                          "options",
-                          NULL};
-    const char *vals[] = {w->cfg.pg_host,
-                          port,
-                          w->cfg.pg_db,
-                          w->cfg.pg_user,
-                          w->cfg.pg_password,
-                          "worker",
-                          "5",
-                          "-c statement_timeout=30000",
-                          NULL};
+    struct pgconn_target t;
+    struct pgconn_params p;
     int rc;
 
-    snprintf(port, sizeof(port), "%u", w->cfg.pg_port);
-    rc = store_open(&w->store, keys, vals, (size_t)w->cfg.batch_size);
+    pgconn_target_of(&t, &w->cfg.pg, "worker", "-c statement_timeout=30000");
+    pgconn_params(&p, &t);
+    /* expand_dbname = 1 in store_open: POSTGRES_DB could be a conninfo. */
+    rc = store_open(&w->store, p.keys, p.vals, (size_t)w->cfg.batch_size);
     if (rc)
         return rc;
     rc = store_migrate(w->store);
@@ -101,7 +89,8 @@ static int nats_connect(void *arg)
 {
     struct worker *w = arg;
     struct consumer_opts o = {
-        .url = w->cfg.nats_url,
+        .conn = &w->cfg.nats,
+        .streams = &w->cfg.streams,
         .batch = w->cfg.batch_size,
         .fetch_wait_ms = FETCH_WAIT_MS,
         .ack_wait_ms = ACK_WAIT_MS,
@@ -121,7 +110,7 @@ static int run(struct worker *w)
     if (pipeline_new(&p, w->consumer, w->store, w->metrics, w->cfg.batch_size,
                      ACK_WAIT_MS))
         return -ENOMEM;
-    __atomic_store_n(&w->pipe, p, __ATOMIC_RELEASE);
+    atomic_store(&w->pipe, p);
     log_info("ready", "\"port\":%u,\"batch\":%d", w->cfg.http_port,
              w->cfg.batch_size);
     pipeline_run(p, &g_stop); /* finishes the batch in hand */
@@ -161,6 +150,8 @@ out_http:
 out_metrics:
     metrics_free(w.metrics);
     nats_Close();
+    if (g_stop) /* asked to stop, even before it was ready: not a failure */
+        rc = EXIT_SUCCESS;
     log_info("stopped", "\"exit\":%d", rc);
     return rc;
 }

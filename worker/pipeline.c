@@ -2,6 +2,7 @@
 #include "worker/pipeline.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #define LAG_EVERY_MS        2000
 #define NATS_ERROR_PAUSE_MS 200
 #define MIN_CYCLE_MS        10
+#define PG_PROBE_MS         1000 /* idle: check Postgres this often */
+#define PG_STUCK_MS         5000 /* no answer this long: not ready */
 
 struct pipeline_metrics {
     struct metric *batch_size, *batch_seconds, *applied, *acked;
@@ -49,8 +52,11 @@ struct pipeline {
     int last_full;        /* the last fill took a whole batch */
     int64_t last_fill_ms; /* when it started */
     int64_t last_lag_ms;
+    int64_t last_pg_ok_ms; /* last commit or answered probe */
+    int64_t noted_epoch;   /* stream epoch recorded in Postgres */
     unsigned seed;
-    int pg_up; /* __atomic: read by /readyz */
+    atomic_int pg_up;              /* read by /readyz */
+    _Atomic int64_t pg_wait_since; /* waiting for Postgres since, or 0 */
 };
 
 static const double BATCH_BOUNDS[] = {1, 10, 50, 100, 250, 500, 1000, 5000};
@@ -73,8 +79,9 @@ static int register_metrics(struct pipeline_metrics *pm, struct metrics *m)
                                 "Messages acked after their commit.");
     pm->deadletters = metrics_counter(m, "worker_deadletters_total",
                                       "Poison messages dead-lettered.");
-    pm->pg_errors = metrics_counter(m, "worker_pg_errors_total",
-                                    "Failed batch transactions (retried).");
+    pm->pg_errors =
+        metrics_counter(m, "worker_pg_errors_total",
+                        "Failed batch transactions (retried) and idle probes.");
     pm->lag = metrics_gauge(m, "worker_consumer_lag",
                             "Messages not yet delivered (num_pending).");
     pm->unacked = metrics_gauge(m, "worker_consumer_ack_pending",
@@ -129,48 +136,63 @@ void pipeline_free(struct pipeline *p)
 
 int pipeline_ready(struct pipeline *p, char *why, size_t n)
 {
-    if (!__atomic_load_n(&p->pg_up, __ATOMIC_RELAXED)) {
+    int64_t since = atomic_load(&p->pg_wait_since);
+
+    if (!atomic_load(&p->pg_up)) {
         snprintf(why, n, "postgres: unavailable, retrying");
         return -ECONNREFUSED;
     }
-    if (!consumer_connected(p->consumer)) {
-        snprintf(why, n, "nats: disconnected, reconnecting");
-        return -ECONNREFUSED;
+    if (since && nats_Now() - since > PG_STUCK_MS) {
+        snprintf(why, n, "postgres: no answer for %lld ms",
+                 (long long)(nats_Now() - since));
+        return -ETIMEDOUT;
     }
-    return 0;
+    return consumer_ready(p->consumer, why, n);
+}
+
+/* Brackets a wait for Postgres, for pipeline_ready(). */
+static void pg_waiting(struct pipeline *p, int waiting)
+{
+    atomic_store(&p->pg_wait_since, waiting ? nats_Now() : 0);
 }
 
 static void set_pg_up(struct pipeline *p, int up)
 {
-    __atomic_store_n(&p->pg_up, up, __ATOMIC_RELAXED);
+    atomic_store(&p->pg_up, up);
 }
 
 /* Sorts one message: poison is dead-lettered now, a good vote is held. */
 static void take(struct pipeline *p, struct batch *b, natsMsg *m)
 {
     struct vote *v = &b->votes[b->n_held];
+    struct consumer_meta meta = {0};
     const char *reason = NULL;
-    uint64_t seq = 0, delivered;
     char qr[64];
 
-    if (consumer_seq(m, &seq, &delivered))
+    if (consumer_meta(p->consumer, m, &meta))
         reason = "no_jetstream_metadata";
     else if (decode_vote(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
                          v, &reason) == 0) {
-        v->seq = seq;
+        v->seq = meta.seq;
+        v->epoch = meta.stored_ns; /* made an epoch once the batch is in */
         b->held[b->n_held++] = m;
         return;
     }
     log_warn("deadletter", "\"seq\":%llu,\"reason\":%s",
-             (unsigned long long)seq, log_quote(qr, sizeof(qr), reason));
+             (unsigned long long)meta.seq, log_quote(qr, sizeof(qr), reason));
     if (consumer_deadletter(p->consumer, m, reason) == 0)
-        metric_add(p->m.deadletters, 1);
+        metrics_add(p->m.deadletters, 1);
 }
 
+static void settle(struct pipeline *p, struct batch *b, int committed);
+
 /* Fetches and sorts a batch; at shutdown (last), only what was delivered
- * already. 0, -ETIMEDOUT or -EIO. */
+ * already. Each vote gets the epoch of the stream it was stored in; when
+ * that can't be told, the batch goes back to the server. 0, -ETIMEDOUT or
+ * -EIO. */
 static int fill(struct pipeline *p, struct batch *b, int last)
 {
+    size_t k;
     int i, rc;
 
     b->n_held = 0;
@@ -178,10 +200,16 @@ static int fill(struct pipeline *p, struct batch *b, int last)
               : consumer_fetch(p->consumer, &b->list);
     if (rc)
         return rc;
-    metric_observe(p->m.batch_size, b->list.Count);
+    metrics_observe(p->m.batch_size, b->list.Count);
     b->t0 = nats_Now();
     for (i = 0; i < b->list.Count; i++)
         take(p, b, b->list.Msgs[i]);
+    if (consumer_check_stream(p->consumer)) {
+        settle(p, b, 0);
+        return -EIO;
+    }
+    for (k = 0; k < b->n_held; k++)
+        b->votes[k].epoch = consumer_epoch_of(p->consumer, b->votes[k].epoch);
     return 0;
 }
 
@@ -206,7 +234,7 @@ static int retry_apply(struct pipeline *p, struct batch *b, int rc,
     unsigned attempt;
 
     for (attempt = 0; rc; attempt++) {
-        metric_add(p->m.pg_errors, 1);
+        metrics_add(p->m.pg_errors, 1);
         set_pg_up(p, 0);
         if (*stop || shutdown_sleep_ms(stop, retry_delay_ms(&RETRY_DEFAULT,
                                                             attempt, &p->seed)))
@@ -235,7 +263,7 @@ static void settle(struct pipeline *p, struct batch *b, int committed)
             consumer_nak(p->consumer, b->held[i]);
     }
     if (committed)
-        metric_add(p->m.acked, b->n_held);
+        metrics_add(p->m.acked, b->n_held);
     b->n_held = 0;
     natsMsgList_Destroy(&b->list);
 }
@@ -251,15 +279,19 @@ static int finish(struct pipeline *p, volatile sig_atomic_t *stop)
         return 0;
     p->inflight = NULL;
     rc = b->send_rc;
-    if (rc == 0 && b->n_held)
+    if (rc == 0 && b->n_held) {
+        pg_waiting(p, 1);
         rc = store_apply_wait(p->store, &changed);
+        pg_waiting(p, 0);
+    }
     if (rc)
         rc = retry_apply(p, b, rc, &changed, stop);
     if (rc == 0) {
         set_pg_up(p, 1);
-        metric_add(p->m.applied, changed);
-        metric_observe(p->m.batch_seconds,
-                       (double)(nats_Now() - b->t0) / 1000.0);
+        p->last_pg_ok_ms = nats_Now();
+        metrics_add(p->m.applied, changed);
+        metrics_observe(p->m.batch_seconds,
+                        (double)(nats_Now() - b->t0) / 1000.0);
     }
     settle(p, b, rc == 0);
     return rc;
@@ -283,8 +315,8 @@ static void refresh_lag(struct pipeline *p)
         return;
     p->last_lag_ms = now;
     if (consumer_lag(p->consumer, &pending, &unacked) == 0) {
-        metric_set(p->m.lag, (double)pending);
-        metric_set(p->m.unacked, (double)unacked);
+        metrics_set(p->m.lag, (double)pending);
+        metrics_set(p->m.unacked, (double)unacked);
     }
 }
 
@@ -302,6 +334,66 @@ static void pace(struct pipeline *p, volatile sig_atomic_t *stop)
     p->last_fill_ms = nats_Now();
 }
 
+/* Records the stream epoch in Postgres when it changed, and says so:
+ * loudly when it is not the stream the workers read before (once: the
+ * worker whose update changed the row). */
+static void note_stream(struct pipeline *p)
+{
+    int64_t now = consumer_epoch(p->consumer), was;
+
+    if (now == p->noted_epoch || store_note_epoch(p->store, now, &was))
+        return;
+    p->noted_epoch = now;
+    if (was == now)
+        return;
+    if (was == 0) {
+        log_info("stream_first_seen", "\"stream\":\"%s\",\"epoch\":%lld",
+                 CONSUMER_STREAM, (long long)now);
+        return;
+    }
+    log_warn("stream_changed",
+             "\"stream\":\"%s\",\"was\":%lld,\"now\":%lld,\"meaning\":"
+             "\"the stream was re-created or moved; its sequences start over."
+             " Votes are ordered by (epoch, seq): new ones win over older"
+             " rows; votes not copied from the old stream are gone\"",
+             CONSUMER_STREAM, (long long)was, (long long)now);
+}
+
+/* With no batch to commit, a broken Postgres connection would go
+ * unnoticed (and /readyz stay green) until the next vote: check it every
+ * PG_PROBE_MS, and reconnect while it is down. */
+static void probe_pg(struct pipeline *p)
+{
+    int rc;
+
+    if (nats_Now() - p->last_pg_ok_ms < PG_PROBE_MS)
+        return;
+    pg_waiting(p, 1);
+    rc = store_connected(p->store) ? store_ping(p->store) : -EIO;
+    if (rc == -EIO && store_reconnect(p->store) == 0)
+        rc = store_ping(p->store);
+    pg_waiting(p, 0);
+    p->last_pg_ok_ms = nats_Now(); /* next probe in PG_PROBE_MS either way */
+    if (rc) {
+        metrics_add(p->m.pg_errors, 1);
+        set_pg_up(p, 0);
+        return;
+    }
+    if (!atomic_load(&p->pg_up))
+        log_info("pg_recovered", "\"idle\":true");
+    set_pg_up(p, 1);
+}
+
+/* Between batches: the stream check a reconnect asked for, its record in
+ * Postgres, and the idle probe. Nothing is in flight. */
+static void tend(struct pipeline *p, int idle)
+{
+    consumer_check_stream(p->consumer); /* -EIO: asked again later */
+    if (idle)
+        probe_pg(p);
+    note_stream(p);
+}
+
 int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop)
 {
     struct batch *next = &p->b[p->cur];
@@ -312,12 +404,16 @@ int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop)
     rc = fill(p, next, 0); /* while Postgres commits the batch in flight */
     p->last_full = rc == 0 && next->list.Count == p->batch;
     done = finish(p, stop);
-    if (rc)
+    if (rc) {
+        if (!done)
+            tend(p, rc == -ETIMEDOUT);
         return done ? done : rc;
+    }
     if (done) { /* stopped while Postgres was down: hand it all back */
         settle(p, next, 0);
         return done;
     }
+    note_stream(p);
     p->cur ^= 1;
     launch(p, next);
     return 0;

@@ -32,7 +32,9 @@ int pipeline_run(struct pipeline *p, volatile sig_atomic_t *stop);
  * failed, -ECANCELED when stopped while Postgres was down. */
 int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop);
 
-/* For /readyz: 0, or -errno with a reason in why. Any thread. */
+/* For /readyz: 0, or -errno with a reason in why: Postgres down (also
+ * seen while idle: probed every second), a commit unanswered for 5 s,
+ * NATS disconnected, the consumer missing. Any thread. */
 int pipeline_ready(struct pipeline *p, char *why, size_t n);
 
 void pipeline_free(struct pipeline *p); /* NULL-safe */

@@ -2,7 +2,8 @@
  * Postgres: last vote wins in and across batches, redelivery and duplicates
  * change nothing, poison is dead-lettered and the rest goes on, two
  * workers split 100,000 votes exactly, Postgres and NATS restarts lose
- * nothing. */
+ * nothing; a lost or re-created stream or consumer is made again and its
+ * new votes win; an idle worker notices a dead Postgres. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,16 +21,19 @@
 #include <nats/nats.h>
 
 #include "lib/log/log.h"
+#include "lib/log/logcapture.h"
 #include "lib/metrics/metrics.h"
 #include "lib/mono/mono.h"
 #include "tests/fixture/fixture.h"
 #include "worker/consumer.h"
 #include "worker/pipeline.h"
 #include "worker/store.h"
+#include "proto/contract.h"
 #include "worker/testkit.h"
 
 #define ACK_WAIT_MS 2000
 #define DRAIN_MS    40000
+#define WAIT_MS     20000 /* for what a quiet machine does in < 1 s */
 
 static struct fixture pg, nats;
 
@@ -40,7 +44,16 @@ struct worker {
     struct metrics *metrics;
     pthread_t thread;
     volatile sig_atomic_t stop;
+    int running;
 };
+
+/* Static, not on a test's stack: teardown() stops the workers a test
+ * started, also when a failed assertion left the test function at once. */
+static struct worker g_workers[2];
+
+/* Each test's own client of its nats-server (setup() opens it): publishes
+ * as vote does, looks at the stream as an operator would. */
+static struct tk_nats g_tk;
 
 static void *run_thread(void *arg)
 {
@@ -50,7 +63,9 @@ static void *run_thread(void *arg)
     return NULL;
 }
 
-static void worker_start(struct worker *w)
+/* Starts worker i (0 or 1) on a thread; it runs until worker_stop(), or
+ * the test's end (teardown()). */
+static struct worker *worker_start(int i)
 {
     const char *keys[] = {"dbname", NULL};
     const char *vals[] = {pg.url, NULL};
@@ -62,6 +77,7 @@ static void worker_start(struct worker *w)
         .max_ack_pending = 20000,
         .dup_window_ms = 5000,
     };
+    struct worker *w = &g_workers[i];
 
     memset(w, 0, sizeof(*w));
     assert_int_equal(store_open(&w->store, keys, vals, 500), 0);
@@ -72,10 +88,17 @@ static void worker_start(struct worker *w)
                                   500, ACK_WAIT_MS),
                      0);
     assert_int_equal(pthread_create(&w->thread, NULL, run_thread, w), 0);
+    w->running = 1;
+    return w;
 }
 
+/* Stops the thread (which commits and acks what it holds) and frees the
+ * worker; a no-op for one that is not running. */
 static void worker_stop(struct worker *w)
 {
+    if (!w->running)
+        return;
+    w->running = 0;
     w->stop = 1;
     pthread_join(w->thread, NULL);
     pipeline_free(w->pipe);
@@ -100,6 +123,50 @@ static double metric_of(struct worker *w, const char *name)
     return v;
 }
 
+/* Waits up to WAIT_MS for a counter to reach at least min; its value.
+ * A counter moves after the acks it counts are sent, so "drained" on the
+ * server does not mean it moved yet. */
+static double wait_metric(struct worker *w, const char *name, double min)
+{
+    int64_t until = mono_ms() + WAIT_MS;
+    double v;
+
+    for (;;) {
+        v = metric_of(w, name);
+        if (v >= min || mono_ms() >= until)
+            return v;
+        mono_sleep_ms(20);
+    }
+}
+
+/* Deletes the worker's durable consumer (consumer NULL: the stream), as
+ * an operator would. nats-server 2.9.10 may answer a delete with an error
+ * while the consumer's files are being written ("unlinkat ... directory
+ * not empty", seen under load) after it has dropped it already: the
+ * operator tries again, and "not found" then means it went. */
+static void delete_js(struct tk_nats *t, const char *consumer)
+{
+    int64_t until = mono_ms() + WAIT_MS;
+    jsErrCode jerr = 0, gone;
+    natsStatus s;
+    int tries;
+
+    gone = consumer ? JSConsumerNotFoundErr : JSStreamNotFoundErr;
+    for (tries = 0;; tries++) {
+        jerr = 0;
+        s = consumer ? js_DeleteConsumer(t->js, CONTRACT_STREAM, consumer, NULL,
+                                         &jerr)
+                     : js_DeleteStream(t->js, CONTRACT_STREAM, NULL, &jerr);
+        if (s == NATS_OK || (tries > 0 && jerr == gone) || mono_ms() >= until)
+            break;
+        fprintf(stderr, "delete %s: %s, jerr %d: %s; again\n",
+                consumer ? consumer : CONTRACT_STREAM, natsStatus_GetText(s),
+                (int)jerr, nats_GetLastError(NULL));
+        mono_sleep_ms(100);
+    }
+    assert_true(s == NATS_OK || jerr == gone);
+}
+
 static int setup_group(void **state)
 {
     log_init("worker", "warn");
@@ -113,44 +180,96 @@ static int teardown_group(void **state)
     return 0;
 }
 
-/* Each test: a fresh nats-server, empty tables. */
+/* Each test: a fresh nats-server and g_tk on it, empty tables. */
 static int setup(void **state)
 {
     PGconn *c = PQconnectdb(pg.url);
+    int rc;
 
     PQclear(PQexec(c, "TRUNCATE votes, tallies"));
     PQfinish(c);
-    return fixture_start(&nats, FIXTURE_NATS);
+    rc = fixture_start(&nats, FIXTURE_NATS);
+    if (rc)
+        return rc;
+    rc = tk_nats_open(&g_tk, nats.url);
+    if (rc) {
+        tk_nats_close(&g_tk);
+        fixture_destroy(&nats);
+    }
+    return rc;
 }
 
+/* Stops the test's workers (each commits and acks what it holds), then
+ * its NATS. */
 static int teardown(void **state)
 {
+    if (nats.pid)
+        kill(nats.pid, SIGCONT); /* paused by a failed test */
+    worker_stop(&g_workers[0]);
+    worker_stop(&g_workers[1]);
+    tk_nats_close(&g_tk);
     fixture_destroy(&nats);
+    return 0;
+}
+
+/* Waits until the pipeline reports ready (want 0) or not ready (want 1). */
+static int wait_ready(struct worker *w, int want, int timeout_ms, char *why)
+{
+    int64_t until = mono_ms() + timeout_ms;
+
+    while (mono_ms() < until) {
+        if ((pipeline_ready(w->pipe, why, 128) != 0) == want)
+            return 0;
+        mono_sleep_ms(20);
+    }
+    return -ETIMEDOUT;
+}
+
+/* Publishes n more random votes (tk_publish_random) by voters
+ * v0..v<voters-1>, who voted before: the later votes win, so expect[i]
+ * becomes voter i's new vote where there is one. */
+static void publish_more(int n, int voters, unsigned seed, char *expect)
+{
+    static char more[2000];
+    int i;
+
+    assert_true(voters <= (int)sizeof(more));
+    assert_int_equal(tk_publish_random(&g_tk, n, voters, seed, more), 0);
+    for (i = 0; i < voters; i++)
+        if (more[i])
+            expect[i] = more[i];
+}
+
+/* Waits up to WAIT_MS until the worker has committed some votes. */
+static int wait_some_rows(void)
+{
+    int64_t until = mono_ms() + WAIT_MS;
+
+    while (tk_pg_long(pg.url, "SELECT count(*) FROM votes") <= 0) {
+        if (mono_ms() >= until)
+            return -ETIMEDOUT;
+        mono_sleep_ms(5);
+    }
     return 0;
 }
 
 static void test_pipeline_a_then_b(void **state)
 {
-    struct tk_nats t;
-    struct worker w;
     char expect[3] = {'b', 'b', 0};
 
-    assert_int_equal(tk_nats_open(&t, nats.url), 0);
-    assert_int_equal(tk_publish(&t, "v0", "a", NULL), 0);
-    assert_int_equal(tk_publish(&t, "v0", "b", NULL), 0); /* one batch */
-    assert_int_equal(tk_publish(&t, "v1", "a", NULL), 0);
-    assert_int_equal(tk_publish_wait(&t), 0);
-    worker_start(&w);
-    assert_int_equal(tk_wait_drained(&t, DRAIN_MS), 0);
-    assert_int_equal(tk_publish(&t, "v1", "b", NULL), 0); /* next batch */
-    assert_int_equal(tk_publish_wait(&t), 0);
-    assert_int_equal(tk_wait_drained(&t, DRAIN_MS), 0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "a", NULL), 0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "b", NULL), 0); /* one batch */
+    assert_int_equal(tk_publish(&g_tk, "v1", "a", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    worker_start(0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_publish(&g_tk, "v1", "b", NULL), 0); /* next batch */
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
     assert_int_equal(tk_check_db(pg.url, 3, expect), 0);
     assert_int_equal(tk_pg_long(pg.url, "SELECT count FROM tallies"
                                         " WHERE vote = 'b'"),
                      2);
-    worker_stop(&w);
-    tk_nats_close(&t);
 }
 
 /* A worker that fetched and died: its messages come again after AckWait. */
@@ -172,45 +291,35 @@ static void fetch_without_ack(const char *url, int n)
     consumer_close(c);
 }
 
-static void replay_everything(struct tk_nats *t)
-{
-    assert_int_equal(js_DeleteConsumer(t->js, "VOTES", "worker", NULL, NULL),
-                     NATS_OK);
-}
-
 static void test_pipeline_redelivery_and_duplicates(void **state)
 {
     static char expect[300];
-    struct tk_nats t;
-    struct worker w;
+    struct worker *w;
     double applied;
 
-    assert_int_equal(tk_nats_open(&t, nats.url), 0);
-    assert_int_equal(tk_publish_random(&t, 2000, 300, 7, expect), 0);
+    assert_int_equal(tk_publish_random(&g_tk, 2000, 300, 7, expect), 0);
     /* Same Nats-Msg-Id twice: the stream keeps one. A second copy under
      * another id is a real duplicate: same vote, later sequence. */
-    assert_int_equal(tk_publish(&t, "v0", "a", "req-1"), 0);
-    assert_int_equal(tk_publish(&t, "v0", "a", "req-1"), 0);
-    assert_int_equal(tk_publish(&t, "v0", "a", "req-2"), 0);
-    assert_int_equal(tk_publish_wait(&t), 0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "a", "req-1"), 0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "a", "req-1"), 0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "a", "req-2"), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
     expect[0] = 'a';
     fetch_without_ack(nats.url, 300);
-    worker_start(&w);
-    assert_int_equal(tk_wait_drained(&t, DRAIN_MS), 0);
+    w = worker_start(0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
     assert_int_equal(tk_check_db(pg.url, 300, expect), 0);
-    applied = metric_of(&w, "worker_votes_applied_total");
-    worker_stop(&w);
+    applied = metric_of(w, "worker_votes_applied_total");
+    worker_stop(w);
 
     /* Everything delivered again from the start: nothing changes. */
-    replay_everything(&t);
-    worker_start(&w);
-    assert_int_equal(tk_wait_drained(&t, DRAIN_MS), 0);
+    delete_js(&g_tk, CONTRACT_CONSUMER); /* replays everything */
+    w = worker_start(0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
     assert_int_equal(tk_check_db(pg.url, 300, expect), 0);
-    assert_true(metric_of(&w, "worker_messages_acked_total") >= 2000);
-    assert_true(metric_of(&w, "worker_votes_applied_total") == 0);
+    assert_true(wait_metric(w, "worker_messages_acked_total", 2000) >= 2000);
+    assert_true(metric_of(w, "worker_votes_applied_total") == 0);
     assert_true(applied > 0);
-    worker_stop(&w);
-    tk_nats_close(&t);
 }
 
 static void test_pipeline_poison_is_deadlettered(void **state)
@@ -219,122 +328,279 @@ static void test_pipeline_poison_is_deadlettered(void **state)
     char expect[2] = {'b', 'a'};
     natsSubscription *dl = NULL;
     jsStreamInfo *si = NULL;
-    struct tk_nats t;
-    struct worker w;
+    struct worker *w;
     natsMsg *m;
     const char *reason;
     int i;
 
-    assert_int_equal(tk_nats_open(&t, nats.url), 0);
     assert_int_equal(
-        natsConnection_SubscribeSync(&dl, t.nc, "deadletter.votes"), NATS_OK);
-    assert_int_equal(natsConnection_Flush(t.nc), NATS_OK);
-    assert_int_equal(tk_publish(&t, "v0", "a", NULL), 0);
-    assert_int_equal(tk_publish_raw(&t, "votes.a", junk, sizeof(junk)), 0);
-    assert_int_equal(tk_publish(&t, "bad voter", "a", NULL), 0);
-    assert_int_equal(tk_publish(&t, "v0", "c", NULL), 0);
-    assert_int_equal(tk_publish(&t, "v0", "b", NULL), 0);
-    assert_int_equal(tk_publish(&t, "v1", "a", NULL), 0);
-    assert_int_equal(tk_publish_wait(&t), 0);
-    worker_start(&w);
-    assert_int_equal(tk_wait_drained(&t, DRAIN_MS), 0);
+        natsConnection_SubscribeSync(&dl, g_tk.nc, CONTRACT_DL_SUBJECT),
+        NATS_OK);
+    assert_int_equal(natsConnection_Flush(g_tk.nc), NATS_OK);
+    assert_int_equal(tk_publish(&g_tk, "v0", "a", NULL), 0);
+    assert_int_equal(
+        tk_publish_raw(&g_tk, CONTRACT_SUBJECT_PREFIX "a", junk, sizeof(junk)),
+        0);
+    assert_int_equal(tk_publish(&g_tk, "bad voter", "a", NULL), 0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "c", NULL), 0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "b", NULL), 0);
+    assert_int_equal(tk_publish(&g_tk, "v1", "a", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    w = worker_start(0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
     assert_int_equal(tk_check_db(pg.url, 2, expect), 0);
     for (i = 0; i < 3; i++) {
-        assert_int_equal(natsSubscription_NextMsg(&m, dl, 5000), NATS_OK);
-        assert_int_equal(
-            natsMsgHeader_Get(m, "Voting-Deadletter-Reason", &reason), NATS_OK);
+        assert_int_equal(natsSubscription_NextMsg(&m, dl, WAIT_MS), NATS_OK);
+        assert_int_equal(natsMsgHeader_Get(m, CONTRACT_HDR_REASON, &reason),
+                         NATS_OK);
         assert_string_equal(reason, i == 0   ? "not_a_votecast"
                                     : i == 1 ? "bad_voter_id"
                                              : "unknown_option");
         natsMsg_Destroy(m);
     }
-    assert_true(metric_of(&w, "worker_deadletters_total") == 3);
+    assert_true(wait_metric(w, "worker_deadletters_total", 3) == 3);
     /* Kept in the DEADLETTER stream, not only sent to whoever listens. */
-    assert_int_equal(js_GetStreamInfo(&si, t.js, "DEADLETTER", NULL, NULL),
-                     NATS_OK);
+    assert_int_equal(
+        js_GetStreamInfo(&si, g_tk.js, CONTRACT_DL_STREAM, NULL, NULL),
+        NATS_OK);
     assert_int_equal(si->State.Msgs, 3);
     jsStreamInfo_Destroy(si);
     /* Terminated: never delivered again. */
     assert_int_equal(natsSubscription_NextMsg(&m, dl, ACK_WAIT_MS + 500),
                      NATS_TIMEOUT);
     natsSubscription_Destroy(dl);
-    worker_stop(&w);
-    tk_nats_close(&t);
 }
 
 static void test_pipeline_two_workers_100k(void **state)
 {
     static char expect[5000];
-    struct tk_nats t;
-    struct worker w[2];
+    struct worker *w0, *w1;
 
-    assert_int_equal(tk_nats_open(&t, nats.url), 0);
-    worker_start(&w[0]);
-    worker_start(&w[1]);
-    assert_int_equal(tk_publish_random(&t, 100000, 5000, 42, expect), 0);
-    assert_int_equal(tk_wait_drained(&t, DRAIN_MS), 0);
+    w0 = worker_start(0);
+    w1 = worker_start(1);
+    assert_int_equal(tk_publish_random(&g_tk, 100000, 5000, 42, expect), 0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
     assert_int_equal(tk_check_db(pg.url, 5000, expect), 0);
     fprintf(stderr, "two workers: acked %.0f + %.0f\n",
-            metric_of(&w[0], "worker_messages_acked_total"),
-            metric_of(&w[1], "worker_messages_acked_total"));
-    worker_stop(&w[0]);
-    worker_stop(&w[1]);
-    tk_nats_close(&t);
+            metric_of(w0, "worker_messages_acked_total"),
+            metric_of(w1, "worker_messages_acked_total"));
 }
 
 static void test_pipeline_postgres_restart(void **state)
 {
-    static char expect[2000], more[2000];
+    static char expect[2000];
     char why[128];
-    struct tk_nats t;
-    struct worker w;
-    int i;
+    struct worker *w;
 
-    assert_int_equal(tk_nats_open(&t, nats.url), 0);
-    worker_start(&w);
-    assert_int_equal(tk_publish_random(&t, 20000, 2000, 3, expect), 0);
-    while (tk_pg_long(pg.url, "SELECT count(*) FROM votes") <= 0)
-        mono_sleep_ms(5);
+    w = worker_start(0);
+    assert_int_equal(tk_publish_random(&g_tk, 20000, 2000, 3, expect), 0);
+    assert_int_equal(wait_some_rows(), 0);
     assert_int_equal(fixture_stop(&pg), 0); /* mid-stream */
-    assert_int_equal(tk_publish_random(&t, 20000, 2000, 4, more), 0);
-    for (i = 0; i < 2000; i++)
-        if (more[i])
-            expect[i] = more[i];
-    mono_sleep_ms(1500);
-    assert_int_not_equal(pipeline_ready(w.pipe, why, sizeof(why)), 0);
+    publish_more(20000, 2000, 4, expect);
+    assert_int_equal(wait_ready(w, 1, WAIT_MS, why), 0);
     assert_non_null(strstr(why, "postgres"));
     assert_int_equal(fixture_resume(&pg), 0);
-    assert_int_equal(tk_wait_drained(&t, DRAIN_MS), 0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
     assert_int_equal(tk_check_db(pg.url, 2000, expect), 0);
-    assert_int_equal(pipeline_ready(w.pipe, why, sizeof(why)), 0);
-    assert_true(metric_of(&w, "worker_pg_errors_total") > 0);
-    worker_stop(&w);
-    tk_nats_close(&t);
+    assert_int_equal(wait_ready(w, 0, WAIT_MS, why), 0);
+    assert_true(metric_of(w, "worker_pg_errors_total") > 0);
 }
 
 static void test_pipeline_nats_restart(void **state)
 {
-    static char expect[1000], more[1000];
-    struct tk_nats t;
-    struct worker w;
+    static char expect[1000];
+
+    worker_start(0);
+    assert_int_equal(tk_publish_random(&g_tk, 5000, 1000, 5, expect), 0);
+    tk_nats_close(&g_tk);
+    assert_int_equal(fixture_stop(&nats), 0);
+    mono_sleep_ms(500); /* NATS away for a while, not an assertion */
+    assert_int_equal(fixture_resume(&nats), 0);
+    assert_int_equal(tk_nats_open(&g_tk, nats.url), 0);
+    publish_more(5000, 1000, 6, expect);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 1000, expect), 0);
+}
+
+/* The epoch the workers recorded, and the one of the stream now. */
+static long noted_epoch(void)
+{
+    return tk_pg_long(pg.url, "SELECT epoch FROM worker_stream");
+}
+
+static long stream_epoch(struct tk_nats *t)
+{
+    jsStreamInfo *si = NULL;
+    long e;
+
+    assert_int_equal(js_GetStreamInfo(&si, t->js, CONTRACT_STREAM, NULL, NULL),
+                     NATS_OK);
+    e = (long)si->Created;
+    jsStreamInfo_Destroy(si);
+    return e;
+}
+
+/* Votes by voters v0..v<n-1>, alternating options from `first`. */
+static void vote_all(struct tk_nats *t, int n, char first, char *expect)
+{
+    char voter[16], opt[2] = {0};
     int i;
 
-    assert_int_equal(tk_nats_open(&t, nats.url), 0);
-    worker_start(&w);
-    assert_int_equal(tk_publish_random(&t, 5000, 1000, 5, expect), 0);
-    tk_nats_close(&t);
+    for (i = 0; i < n; i++) {
+        snprintf(voter, sizeof(voter), "v%d", i);
+        opt[0] = (char)(i % 2 ? 'a' + 'b' - first : first);
+        assert_int_equal(tk_publish(t, voter, opt, NULL), 0);
+        expect[i] = opt[0];
+    }
+    assert_int_equal(tk_publish_wait(t), 0);
+}
+
+/* A stored empty message with a Status header looks like a server status
+ * but has a reply subject: it is dead-lettered like any other poison, not
+ * dropped unacked and redelivered forever, and the votes behind it go on. */
+static void test_pipeline_status_lookalike_is_ended(void **state)
+{
+    char expect[2] = {'b', 0};
+    struct worker *w;
+    natsMsg *m = NULL;
+
+    w = worker_start(0);
+    assert_int_equal(
+        natsMsg_Create(&m, CONTRACT_SUBJECT_PREFIX "a", NULL, NULL, 0),
+        NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(m, "Status", "404"), NATS_OK);
+    assert_int_equal(js_PublishMsg(NULL, g_tk.js, m, NULL, NULL), NATS_OK);
+    natsMsg_Destroy(m);
+    assert_int_equal(tk_publish(&g_tk, "v0", "b", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 1, expect), 0);
+    assert_true(wait_metric(w, "worker_deadletters_total", 1) == 1);
+}
+
+/* The durable deleted by hand, then the whole stream: the worker makes
+ * them again and carries on; votes cast on the new stream (sequences from
+ * 1 again) win over the rows of the old one; the epoch is recorded. */
+static void test_pipeline_consumer_and_stream_deleted(void **state)
+{
+    char expect[40], why[128];
+    struct worker *w;
+    jsStreamInfo *si;
+    int i;
+
+    w = worker_start(0);
+    vote_all(&g_tk, 40, 'a', expect);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 40, expect), 0);
+    assert_int_equal(noted_epoch(), stream_epoch(&g_tk));
+
+    delete_js(&g_tk, CONTRACT_CONSUMER);
+    vote_all(&g_tk, 10, 'b', expect);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 40, expect), 0);
+
+    delete_js(&g_tk, NULL);
+    /* Not ready, and says why, until it is back (2 s at least: see
+     * consumer.c, recreate()). */
+    assert_int_equal(wait_ready(w, 1, WAIT_MS, why), 0);
+    assert_non_null(strstr(why, "missing"));
+    for (i = 0; i < 400; i++) { /* the worker makes it again */
+        si = NULL;
+        if (js_GetStreamInfo(&si, g_tk.js, CONTRACT_STREAM, NULL, NULL) ==
+            NATS_OK)
+            break;
+        mono_sleep_ms(50);
+    }
+    assert_non_null(si);
+    jsStreamInfo_Destroy(si);
+    vote_all(&g_tk, 20, 'b', expect); /* seqs 1..20, below the old ones */
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 40, expect), 0);
+    assert_int_equal(noted_epoch(), stream_epoch(&g_tk));
+    assert_int_equal(wait_ready(w, 0, WAIT_MS, why), 0);
+}
+
+/* NATS loses its data (server stopped, store deleted, started again)
+ * while Postgres keeps its rows: two workers reconnect, make the stream
+ * and consumer again, and the new votes of old voters win although their
+ * sequences are lower; tallies stay equal to the votes table. */
+static void test_pipeline_nats_data_lost(void **state)
+{
+    static char expect[100];
+    char cmd[128];
+    long before;
+
+    worker_start(0);
+    worker_start(1);
+    assert_int_equal(tk_publish_random(&g_tk, 600, 100, 21, expect), 0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 100, expect), 0);
+    before = noted_epoch();
+    assert_int_equal(before, stream_epoch(&g_tk));
+    tk_nats_close(&g_tk);
+
     assert_int_equal(fixture_stop(&nats), 0);
-    mono_sleep_ms(500);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/js'", nats.dir);
+    assert_int_equal(system(cmd), 0);
     assert_int_equal(fixture_resume(&nats), 0);
-    assert_int_equal(tk_nats_open(&t, nats.url), 0);
-    assert_int_equal(tk_publish_random(&t, 5000, 1000, 6, more), 0);
-    for (i = 0; i < 1000; i++)
-        if (more[i])
-            expect[i] = more[i];
-    assert_int_equal(tk_wait_drained(&t, DRAIN_MS), 0);
-    assert_int_equal(tk_check_db(pg.url, 1000, expect), 0);
-    worker_stop(&w);
-    tk_nats_close(&t);
+
+    assert_int_equal(tk_nats_open(&g_tk, nats.url), 0);
+    publish_more(100, 100, 22, expect);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 100, expect), 0);
+    assert_true(noted_epoch() > before);
+    assert_int_equal(noted_epoch(), stream_epoch(&g_tk));
+}
+
+/* Postgres goes away while the worker has nothing to do: readyz turns
+ * not-ready within seconds (not at the next vote), and ready again once
+ * Postgres is back; votes then flow. */
+static void test_pipeline_idle_postgres_down(void **state)
+{
+    char why[128];
+    struct worker *w;
+
+    w = worker_start(0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "a", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    assert_int_equal(tk_wait_rows(pg.url, 1, WAIT_MS), 0);
+    assert_int_equal(wait_ready(w, 0, WAIT_MS, why), 0);
+    assert_int_equal(fixture_stop(&pg), 0);
+    assert_int_equal(wait_ready(w, 1, WAIT_MS, why), 0);
+    assert_non_null(strstr(why, "postgres"));
+    assert_int_equal(fixture_resume(&pg), 0);
+    assert_int_equal(wait_ready(w, 0, WAIT_MS, why), 0);
+    assert_int_equal(tk_publish(&g_tk, "v1", "b", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    assert_int_equal(tk_wait_rows(pg.url, 2, WAIT_MS), 0);
+}
+
+/* A server that stops answering for a while (paused, or too loaded to
+ * answer a pull within the fetch wait) still has the consumer: the worker
+ * carries on without calling it missing (no warning, no re-creation, no
+ * not-ready), and the votes cast meanwhile arrive. */
+static void test_pipeline_slow_server_is_not_a_lost_consumer(void **state)
+{
+    char expect[2] = {'a', 'b'};
+    const char *logged;
+
+    worker_start(0);
+    assert_int_equal(tk_publish(&g_tk, "v0", "a", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    assert_int_equal(tk_wait_rows(pg.url, 1, WAIT_MS), 0);
+    logcapture_start();
+    assert_int_equal(kill(nats.pid, SIGSTOP), 0); /* fetches: 100 ms */
+    mono_sleep_ms(1500);
+    assert_int_equal(kill(nats.pid, SIGCONT), 0);
+    assert_int_equal(tk_publish(&g_tk, "v1", "b", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 2, expect), 0);
+    logged = logcapture_drain();
+    logcapture_stop();
+    if (strstr(logged, "consumer_missing"))
+        fprintf(stderr, "logged: %s\n", logged);
+    assert_null(strstr(logged, "consumer_missing"));
 }
 
 int main(void)
@@ -352,6 +618,16 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_nats_restart, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_status_lookalike_is_ended,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pipeline_consumer_and_stream_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_nats_data_lost, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_idle_postgres_down, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pipeline_slow_server_is_not_a_lost_consumer, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, setup_group, teardown_group);

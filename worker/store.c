@@ -26,7 +26,7 @@
 struct store {
     PGconn *conn;
     size_t max_batch;
-    char *ids, *opts, *seqs, *casts; /* array literals, reused */
+    char *ids, *opts, *seqs, *epochs, *casts; /* array literals, reused */
     size_t ids_cap, opts_cap, nums_cap;
     int prepared; /* APPLY_SQL prepared on this connection */
 };
@@ -35,17 +35,18 @@ struct store {
  * the NOTIFY commit together or not at all. */
 static const char APPLY_SQL[] =
     "WITH input AS ("
-    " SELECT DISTINCT ON (id) id, vote, seq, cast_ms"
-    " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])"
-    "  AS t(id, vote, seq, cast_ms)"
-    " ORDER BY id, seq DESC"
+    " SELECT DISTINCT ON (id) id, vote, epoch, seq, cast_ms"
+    " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[],"
+    "  $5::bigint[]) AS t(id, vote, seq, cast_ms, epoch)"
+    " ORDER BY id, epoch DESC, seq DESC"
     "), changed AS ("
-    " INSERT INTO votes AS v (id, vote, seq, cast_at, prev_vote)"
-    " SELECT id, vote, seq, to_timestamp(cast_ms / 1000.0), NULL"
+    " INSERT INTO votes AS v (id, vote, stream_epoch, seq, cast_at, prev_vote)"
+    " SELECT id, vote, epoch, seq, to_timestamp(cast_ms / 1000.0), NULL"
     " FROM input ORDER BY id"
     " ON CONFLICT (id) DO UPDATE SET vote = EXCLUDED.vote,"
-    "  seq = EXCLUDED.seq, cast_at = EXCLUDED.cast_at, prev_vote = v.vote"
-    "  WHERE v.seq < EXCLUDED.seq"
+    "  stream_epoch = EXCLUDED.stream_epoch, seq = EXCLUDED.seq,"
+    "  cast_at = EXCLUDED.cast_at, prev_vote = v.vote"
+    "  WHERE (v.stream_epoch, v.seq) < (EXCLUDED.stream_epoch, EXCLUDED.seq)"
     " RETURNING v.vote, v.prev_vote"
     "), delta AS ("
     " SELECT vote, sum(d) AS d FROM ("
@@ -60,7 +61,7 @@ static const char APPLY_SQL[] =
     " RETURNING 1"
     ")"
     "SELECT n, (SELECT count(*) FROM bumped),"
-    " CASE WHEN n > 0 THEN pg_notify('" STORE_CHANNEL "', n::text) END"
+    " CASE WHEN n > 0 THEN pg_notify('" CONTRACT_PG_CHANNEL "', n::text) END"
     " FROM (SELECT count(*) AS n FROM changed) c";
 
 /* Each entry upgrades the schema by one version; never edit a shipped one,
@@ -80,9 +81,29 @@ static const char *const MIGRATIONS[] = {
      * locale's strcoll() makes each batch's inserts cheaper (+5-10% drain;
      * rebuilds the index: ~2 s a million votes, once). */
     "ALTER TABLE votes ALTER COLUMN id TYPE VARCHAR(255) COLLATE \"C\";",
+    /* Votes are ordered by (stream_epoch, seq): a re-created stream starts
+     * its sequences at 1 again. Rows from before have epoch 0, so any
+     * stream wins over them. worker_stream keeps the epoch of the stream
+     * the workers read last, to say loudly when it changes. */
+    "ALTER TABLE votes ADD COLUMN IF NOT EXISTS"
+    " stream_epoch BIGINT NOT NULL DEFAULT 0;"
+    "CREATE TABLE IF NOT EXISTS worker_stream ("
+    " id INT PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL);"
+    "INSERT INTO worker_stream VALUES (1, 0) ON CONFLICT DO NOTHING;",
 };
 
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
+
+/* result reads the tallies as a member of STORE_READER_ROLE, which the
+ * database's init script creates (compose/postgres/roles.sh): it may SELECT
+ * tallies and nothing else. Granted at every start, so a role created
+ * after the tables gets it too; a database without the role (tests run
+ * as a superuser) is left alone. */
+static const char GRANT_SQL[] =
+    "DO $$ BEGIN"
+    " IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" STORE_READER_ROLE
+    "') THEN GRANT SELECT ON tallies TO " STORE_READER_ROLE ";"
+    " END IF; END $$;";
 
 static void log_pg_error(const char *event, const PGconn *c, const PGresult *r)
 {
@@ -107,14 +128,15 @@ static void on_notice(void *arg, const char *msg)
 static int alloc_buffers(struct store *s, size_t max_batch)
 {
     s->max_batch = max_batch;
-    s->ids_cap = max_batch * (DECODE_VOTER_MAX + 3) + 3;
+    s->ids_cap = max_batch * (CONTRACT_VOTER_MAX + 3) + 3;
     s->opts_cap = max_batch * 4 + 3;
     s->nums_cap = max_batch * 21 + 3;
     s->ids = malloc(s->ids_cap);
     s->opts = malloc(s->opts_cap);
     s->seqs = malloc(s->nums_cap);
+    s->epochs = malloc(s->nums_cap);
     s->casts = malloc(s->nums_cap);
-    if (!s->ids || !s->opts || !s->seqs || !s->casts)
+    if (!s->ids || !s->opts || !s->seqs || !s->epochs || !s->casts)
         return -ENOMEM;
     return 0;
 }
@@ -125,8 +147,34 @@ static void free_store(struct store *s)
     free(s->ids);
     free(s->opts);
     free(s->seqs);
+    free(s->epochs);
     free(s->casts);
     free(s);
+}
+
+/* Says where it connected and how a dead peer is noticed, as libpq
+ * applies it (keepalives, tcp_user_timeout: empty when unset). */
+static void log_connected(PGconn *c)
+{
+    static const char *const keys[] = {"keepalives_idle", "keepalives_interval",
+                                       "keepalives_count", "tcp_user_timeout"};
+    char q[4][24], qh[300], qp[16];
+    PQconninfoOption *opts = PQconninfo(c), *o;
+    size_t i;
+
+    for (i = 0; i < 4; i++)
+        log_quote(q[i], sizeof(q[i]), "");
+    for (o = opts; o && o->keyword; o++)
+        for (i = 0; i < 4; i++)
+            if (o->val && strcmp(o->keyword, keys[i]) == 0)
+                log_quote(q[i], sizeof(q[i]), o->val);
+    log_info("pg_connected",
+             "\"host\":%s,\"port\":%s,\"keepalives_idle\":%s,"
+             "\"keepalives_interval\":%s,\"keepalives_count\":%s,"
+             "\"tcp_user_timeout\":%s",
+             log_quote(qh, sizeof(qh), PQhost(c)),
+             log_quote(qp, sizeof(qp), PQport(c)), q[0], q[1], q[2], q[3]);
+    PQconninfoFree(opts);
 }
 
 int store_open(struct store **out, const char *const *keys,
@@ -153,6 +201,7 @@ int store_open(struct store **out, const char *const *keys,
         rc = -ECONNREFUSED;
         goto out_free;
     }
+    log_connected(s->conn);
     *out = s;
     return 0;
 
@@ -181,6 +230,19 @@ int store_reconnect(struct store *s)
         return -ECONNREFUSED;
     }
     return 0;
+}
+
+int store_ping(struct store *s)
+{
+    PGresult *r = PQexec(s->conn, ""); /* an empty query: one round trip */
+    int rc = 0;
+
+    if (PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+        log_pg_error("pg_ping_failed", s->conn, r);
+        rc = store_connected(s) ? -EAGAIN : -EIO;
+    }
+    PQclear(r);
+    return rc;
 }
 
 /* Runs sql (no parameters); 0 when it succeeded. */
@@ -253,6 +315,8 @@ int store_migrate(struct store *s)
     if (rc)
         goto out_rollback;
     rc = run_migrations(s);
+    if (!rc)
+        rc = exec_ok(s, "pg_grant_failed", GRANT_SQL);
     if (rc)
         goto out_rollback;
     return exec_ok(s, "pg_migrate_failed", "COMMIT");
@@ -263,17 +327,53 @@ out_rollback:
     return store_connected(s) ? rc : -EIO;
 }
 
-/* Fills the four array literals. Voter ids are [A-Za-z0-9_-] (checked by
+/* FOR UPDATE re-reads the row another worker may have just changed, so
+ * each change of epoch is reported by one worker only. */
+static const char NOTE_EPOCH_SQL[] =
+    "WITH o AS (SELECT epoch FROM worker_stream WHERE id = 1 FOR UPDATE)"
+    " UPDATE worker_stream w SET epoch = $1 FROM o"
+    " WHERE w.id = 1 AND o.epoch <> $1 RETURNING o.epoch";
+
+int store_note_epoch(struct store *s, int64_t epoch, int64_t *was)
+{
+    char val[24];
+    const char *params[] = {val};
+    PGresult *r;
+    int rc = 0;
+
+    *was = epoch;
+    snprintf(val, sizeof(val), "%" PRId64, epoch);
+    r = PQexecParams(s->conn, NOTE_EPOCH_SQL, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        log_pg_error("pg_note_epoch_failed", s->conn, r);
+        rc = store_connected(s) ? -EAGAIN : -EIO;
+    } else if (PQntuples(r) == 1) {
+        *was = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Appends ",<x>" (no comma first) to a numbers literal at *at. */
+static void put_num(char *buf, size_t cap, size_t *at, size_t i, int64_t x)
+{
+    int k = snprintf(buf + *at, cap - *at, "%s%" PRId64, i ? "," : "", x);
+
+    *at += (size_t)k;
+}
+
+/* Fills the five array literals. Voter ids are [A-Za-z0-9_-] (checked by
  * decode), so quoting is enough: "NULL" would otherwise be a null. */
 static int build_arrays(struct store *s, const struct vote *v, size_t n)
 {
-    size_t i, a = 0, b = 0, c = 0, d = 0;
+    size_t i, a = 0, b = 0, c = 0, d = 0, e = 0;
     int k;
 
     s->ids[a++] = '{';
     s->opts[b++] = '{';
     s->seqs[c++] = '{';
     s->casts[d++] = '{';
+    s->epochs[e++] = '{';
     for (i = 0; i < n; i++) {
         const char *sep = i ? "," : "";
 
@@ -285,14 +385,14 @@ static int build_arrays(struct store *s, const struct vote *v, size_t n)
         b += (size_t)k;
         k = snprintf(s->seqs + c, s->nums_cap - c, "%s%" PRIu64, sep, v[i].seq);
         c += (size_t)k;
-        k = snprintf(s->casts + d, s->nums_cap - d, "%s%" PRId64, sep,
-                     v[i].cast_at_ms);
-        d += (size_t)k;
+        put_num(s->casts, s->nums_cap, &d, i, v[i].cast_at_ms);
+        put_num(s->epochs, s->nums_cap, &e, i, v[i].epoch);
     }
     memcpy(s->ids + a, "}", 2);
     memcpy(s->opts + b, "}", 2);
     memcpy(s->seqs + c, "}", 2);
     memcpy(s->casts + d, "}", 2);
+    memcpy(s->epochs + e, "}", 2);
     return 0;
 }
 
@@ -319,7 +419,7 @@ static int prepare_apply(struct store *s)
 
     if (s->prepared)
         return 0;
-    r = PQprepare(s->conn, "apply", APPLY_SQL, 4, NULL);
+    r = PQprepare(s->conn, "apply", APPLY_SQL, 5, NULL);
     if (PQresultStatus(r) == PGRES_COMMAND_OK)
         s->prepared = 1;
     else
@@ -330,7 +430,7 @@ static int prepare_apply(struct store *s)
 
 int store_apply_send(struct store *s, const struct vote *v, size_t n)
 {
-    const char *params[4];
+    const char *params[5];
     int rc;
 
     if (n == 0 || n > s->max_batch || build_arrays(s, v, n))
@@ -339,11 +439,12 @@ int store_apply_send(struct store *s, const struct vote *v, size_t n)
     params[1] = s->opts;
     params[2] = s->seqs;
     params[3] = s->casts;
+    params[4] = s->epochs;
     rc = prepare_apply(s);
     if (rc)
         return rc;
     /* libpq copies the parameters: the buffers are free again at return. */
-    if (!PQsendQueryPrepared(s->conn, "apply", 4, params, NULL, NULL, 0)) {
+    if (!PQsendQueryPrepared(s->conn, "apply", 5, params, NULL, NULL, 0)) {
         log_pg_error("pg_apply_failed", s->conn, NULL);
         return store_connected(s) ? -EAGAIN : -EIO;
     }

@@ -6,18 +6,24 @@
  *
  * Schema (store_migrate, idempotent, under an advisory lock):
  *   votes   (id VARCHAR(255) NOT NULL UNIQUE, vote VARCHAR(255) NOT NULL,
- *            seq BIGINT NOT NULL, cast_at TIMESTAMPTZ, prev_vote VARCHAR(255))
+ *            seq BIGINT NOT NULL, cast_at TIMESTAMPTZ, prev_vote VARCHAR(255),
+ *            stream_epoch BIGINT NOT NULL)
  *   tallies (vote VARCHAR(255) PRIMARY KEY, count BIGINT NOT NULL)
- * and NOTIFY votes_changed in the transaction of every batch that changed
+ *   worker_stream (id INT PRIMARY KEY, epoch BIGINT NOT NULL): one row, the
+ *            epoch of the stream the workers read last
+ * and NOTIFY CONTRACT_PG_CHANNEL in the transaction of every batch that changed
  * something. */
 #ifndef WORKER_STORE_H
 #define WORKER_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "proto/contract.h"
 #include "worker/decode.h"
 
-#define STORE_CHANNEL "votes_changed"
+/* The role result reads as (a member of): SELECT on tallies only. */
+#define STORE_READER_ROLE "tallies_reader"
 
 struct store;
 
@@ -30,10 +36,10 @@ int store_open(struct store **out, const char *const *keys,
 /* Creates or upgrades the schema; safe with many workers at once. */
 int store_migrate(struct store *s);
 
-/* In one transaction: upserts the votes (per voter the highest seq wins,
- * against the table too), updates tallies by the changes actually made,
- * NOTIFY. *changed gets the number of rows inserted or updated. 0 once
- * committed; -EIO when the connection is bad (reconnect with
+/* In one transaction: upserts the votes (per voter the highest
+ * (epoch, seq) wins, against the table too), updates tallies by the changes
+ * actually made, NOTIFY. *changed gets the number of rows inserted or updated.
+ * 0 once committed; -EIO when the connection is bad (reconnect with
  * store_reconnect()), -EAGAIN for a transient error (retry as is). */
 int store_apply(struct store *s, const struct vote *v, size_t n,
                 size_t *changed);
@@ -43,6 +49,16 @@ int store_apply(struct store *s, const struct vote *v, size_t n,
  * commit. Nothing else may use the store in between. Same returns. */
 int store_apply_send(struct store *s, const struct vote *v, size_t n);
 int store_apply_wait(struct store *s, size_t *changed);
+
+/* Records the epoch of the stream the workers read now. *was gets the one
+ * recorded before when this call changed it (0: none yet), else epoch
+ * itself: with many workers, exactly one sees each change. Not while a
+ * batch is in flight. 0, -EIO (reconnect) or -EAGAIN. */
+int store_note_epoch(struct store *s, int64_t epoch, int64_t *was);
+
+/* One round trip on an idle connection: 0 when Postgres answered, -EIO
+ * when the connection is broken (reconnect with store_reconnect()). */
+int store_ping(struct store *s);
 
 /* Reconnects a broken connection. 0 or -ECONNREFUSED. */
 int store_reconnect(struct store *s);

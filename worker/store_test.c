@@ -1,6 +1,7 @@
 /* store_test.c - the upsert against a real Postgres: newest sequence wins
- * in a batch and across batches, replays change nothing, two writers at
- * once keep votes and tallies exact, migrations are idempotent. */
+ * in a batch and across batches, replays change nothing, a newer stream
+ * epoch wins over a higher sequence, two writers at once keep votes and
+ * tallies exact, migrations are idempotent. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -186,6 +189,55 @@ static void test_store_replay_changes_nothing(void **state)
     store_close(s);
 }
 
+static struct vote mk_e(const char *voter, const char *option, int64_t epoch,
+                        uint64_t seq)
+{
+    struct vote v = mk(voter, option, seq);
+
+    v.epoch = epoch;
+    return v;
+}
+
+/* A re-created stream starts at sequence 1 again: (epoch, seq) orders the
+ * votes, in a batch and against the table; a late message of the old
+ * stream changes nothing; rows from before epochs (0) lose to any stream;
+ * the change of epoch is reported once. */
+static void test_store_epoch_then_seq(void **state)
+{
+    struct store *s = open_store(pg.url);
+    struct vote old = mk_e("v1", "a", 100, 50), zero = mk("v2", "a", 90);
+    struct vote fresh[] = {mk_e("v1", "b", 200, 1), mk_e("v2", "b", 200, 2),
+                           mk_e("v3", "a", 100, 60), mk_e("v3", "b", 200, 3)};
+    struct vote late = mk_e("v1", "a", 100, 70);
+    size_t changed;
+    int64_t was;
+    char buf[16];
+
+    assert_int_equal(store_apply(s, &old, 1, &changed), 0);
+    assert_int_equal(store_apply(s, &zero, 1, &changed), 0); /* epoch 0 */
+    assert_int_equal(store_apply(s, fresh, 4, &changed), 0);
+    assert_int_equal(changed, 3);
+    assert_string_equal(vote_of("v1", buf, sizeof(buf)), "b");
+    assert_string_equal(vote_of("v2", buf, sizeof(buf)), "b");
+    assert_string_equal(vote_of("v3", buf, sizeof(buf)), "b");
+    assert_int_equal(store_apply(s, &late, 1, &changed), 0); /* redelivery */
+    assert_int_equal(changed, 0);
+    assert_string_equal(vote_of("v1", buf, sizeof(buf)), "b");
+    assert_int_equal(tally("b"), 3);
+    assert_int_equal(tally_diff(), 0);
+
+    exec_sql(pg.url, "UPDATE worker_stream SET epoch = 0");
+    assert_int_equal(store_note_epoch(s, 100, &was), 0);
+    assert_int_equal(was, 0);
+    assert_int_equal(store_note_epoch(s, 100, &was), 0);
+    assert_int_equal(was, 100); /* unchanged: nothing to report */
+    assert_int_equal(store_note_epoch(s, 200, &was), 0);
+    assert_int_equal(was, 100);
+    assert_int_equal(tk_pg_long(pg.url, "SELECT epoch FROM worker_stream"),
+                     200);
+    store_close(s);
+}
+
 struct writer {
     int id;
     unsigned seed;
@@ -310,6 +362,74 @@ static void test_store_reconnects(void **state)
     store_close(s);
 }
 
+/* 0 when sql succeeds as the role in url, else its SQLSTATE's class
+ * as a number (42: insufficient privilege and friends). */
+static int try_sql(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ||
+                     PQresultStatus(r) == PGRES_TUPLES_OK
+                 ? 0
+                 : (state ? (state[0] - '0') * 10 + (state[1] - '0') : -1);
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+/* The roles of compose/postgres/roles.sh, as compose runs them: the worker
+ * migrates without being a superuser, result may read the tallies and do
+ * nothing else. */
+static void test_store_roles(void **state)
+{
+    char db[200], worker[240], result[240], cmd[512];
+    char pw[] = "/tmp/store_test_pw.XXXXXX";
+    struct store *s;
+    struct vote v = mk("r1", "a", 1);
+    size_t changed;
+    int fd = mkstemp(pw);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "pw\n", 3), 3);
+    close(fd);
+    exec_sql(pg.url, "DROP DATABASE IF EXISTS roles");
+    exec_sql(pg.url, "CREATE DATABASE roles");
+    snprintf(cmd, sizeof(cmd),
+             "PGHOST=127.0.0.1 PGPORT=%u POSTGRES_USER=postgres "
+             "POSTGRES_DB=roles POSTGRES_WORKER_PASSWORD_FILE=%s "
+             "POSTGRES_RESULT_PASSWORD_FILE=%s sh compose/postgres/roles.sh",
+             pg.port, pw, pw);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(system(cmd), 0); /* idempotent: rotation, adoption */
+    snprintf(cmd, sizeof(cmd),
+             "POSTGRES_WORKER_PASSWORD_FILE=/nonexistent "
+             "sh compose/postgres/roles.sh 2>/dev/null");
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2); /* names the variable */
+    unlink(pw);
+
+    snprintf(db, sizeof(db), "%s dbname=roles", pg.url);
+    snprintf(worker, sizeof(worker), "%s user=worker", db);
+    snprintf(result, sizeof(result), "%s user=result", db);
+    s = open_store(worker);
+    assert_int_equal(store_migrate(s), 0);
+    assert_int_equal(store_apply(s, &v, 1, &changed), 0);
+    store_close(s);
+
+    assert_int_equal(try_sql(result, "SELECT vote, count FROM tallies"), 0);
+    assert_int_equal(try_sql(result, "LISTEN " CONTRACT_PG_CHANNEL), 0);
+    assert_int_equal(try_sql(result, "SELECT id FROM votes"), 42);
+    assert_int_equal(try_sql(result, "INSERT INTO tallies VALUES ('a', 9)"),
+                     42);
+    assert_int_equal(try_sql(result, "UPDATE tallies SET count = 0"), 42);
+    assert_int_equal(try_sql(result, "CREATE TABLE x (i INT)"), 42);
+    assert_int_equal(try_sql(result, "CREATE TEMP TABLE x (i INT)"), 42);
+    assert_int_equal(try_sql(worker, "COPY tallies TO PROGRAM 'id'"), 42);
+    assert_int_equal(try_sql(worker, "CREATE ROLE x"), 42);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,9 +437,11 @@ int main(void)
         cmocka_unit_test_setup(test_store_a_then_b_across_batches,
                                truncate_all),
         cmocka_unit_test_setup(test_store_replay_changes_nothing, truncate_all),
+        cmocka_unit_test_setup(test_store_epoch_then_seq, truncate_all),
         cmocka_unit_test_setup(test_store_two_writers_exact, truncate_all),
         cmocka_unit_test(test_store_migrate_adopts_classic_table),
         cmocka_unit_test_setup(test_store_reconnects, truncate_all),
+        cmocka_unit_test(test_store_roles),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -9,15 +9,15 @@
 
 #include <libpq-fe.h>
 
+#include "lib/jstream/jstream.h"
+#include "proto/contract.h"
 #include "proto/vote.pb-c.h"
 
 int tk_nats_open(struct tk_nats *t, const char *url)
 {
-    const char *subjects[] = {"votes.>"};
-    jsStreamConfig cfg;
-    jsStreamInfo *si = NULL;
+    struct jstream_desc d;
+    unsigned warned = 0;
     jsOptions jo;
-    jsErrCode jerr = 0;
 
     memset(t, 0, sizeof(*t));
     if (natsConnection_ConnectTo(&t->nc, url) != NATS_OK)
@@ -27,19 +27,8 @@ int tk_nats_open(struct tk_nats *t, const char *url)
     jo.PublishAsync.StallWait = 5000;
     if (natsConnection_JetStream(&t->js, t->nc, &jo) != NATS_OK)
         return -ENOMEM;
-    if (js_GetStreamInfo(&si, t->js, "VOTES", NULL, &jerr) != NATS_OK) {
-        jsStreamConfig_Init(&cfg);
-        cfg.Name = "VOTES";
-        cfg.Subjects = subjects;
-        cfg.SubjectsLen = 1;
-        cfg.Storage = js_FileStorage;
-        cfg.Duplicates = 5000LL * 1000000LL;
-        if (js_AddStream(&si, t->js, &cfg, NULL, &jerr) != NATS_OK &&
-            js_GetStreamInfo(&si, t->js, "VOTES", NULL, &jerr) != NATS_OK)
-            return -EIO;
-    }
-    jsStreamInfo_Destroy(si);
-    return 0;
+    jstream_votes(&d, NULL, 5000LL * 1000000LL);
+    return jstream_ensure(t->js, &d, &warned);
 }
 
 void tk_nats_close(struct tk_nats *t)
@@ -77,10 +66,10 @@ int tk_publish(struct tk_nats *t, const char *voter, const char *option,
     if (n > sizeof(buf))
         return -E2BIG;
     voting__v1__vote_cast__pack(&vc, buf);
-    snprintf(subject, sizeof(subject), "votes.%s", option);
+    snprintf(subject, sizeof(subject), CONTRACT_SUBJECT_PREFIX "%s", option);
     s = natsMsg_Create(&m, subject, NULL, (const char *)buf, (int)n);
     if (s == NATS_OK && msg_id)
-        s = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
+        s = natsMsgHeader_Set(m, CONTRACT_HDR_MSG_ID, msg_id);
     if (s == NATS_OK)
         s = js_PublishMsgAsync(t->js, &m, NULL);
     natsMsg_Destroy(m); /* NULL after a successful publish */
@@ -100,7 +89,7 @@ int tk_publish_random(struct tk_nats *t, int n, int voters, unsigned seed,
 
     memset(expect, 0, (size_t)voters);
     for (i = 0; i < n; i++) {
-        const char *opt = rand_r(&seed) % 2 ? "a" : "b";
+        const char *opt = CONTRACT_OPTIONS[rand_r(&seed) % 2];
 
         v = rand_r(&seed) % voters;
         snprintf(voter, sizeof(voter), "v%d", v);
@@ -204,8 +193,8 @@ int tk_wait_drained(struct tk_nats *t, int timeout_ms)
 
     for (waited = 0; waited <= timeout_ms; waited += 50) {
         ci = NULL;
-        done = js_GetConsumerInfo(&ci, t->js, "VOTES", "worker", NULL, NULL) ==
-                   NATS_OK &&
+        done = js_GetConsumerInfo(&ci, t->js, CONTRACT_STREAM,
+                                  CONTRACT_CONSUMER, NULL, NULL) == NATS_OK &&
                ci->NumPending == 0 && ci->NumAckPending == 0;
         jsConsumerInfo_Destroy(ci);
         if (done)

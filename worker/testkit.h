@@ -13,7 +13,7 @@ struct tk_nats {
     jsCtx *js;
 };
 
-/* Connects and makes sure stream VOTES exists (file, votes.>, 5 s
+/* Connects and makes sure stream VOTES exists (lib/jstream's defaults, 5 s
  * duplicates window), like vote and the worker do. */
 int tk_nats_open(struct tk_nats *t, const char *url);
 void tk_nats_close(struct tk_nats *t);

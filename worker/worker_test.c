@@ -1,7 +1,9 @@
 /* worker_test.c - the real worker binary as a child process against real
  * nats-server and Postgres: kill -9 mid-batch twice loses nothing and the
  * final state is exact; SIGTERM finishes in-flight work, exits 0 within
- * 10 s and keeps the durable consumer; probes, --healthcheck, bad config. */
+ * 10 s (also before it is ready) and keeps the durable consumer; probes,
+ * --healthcheck, bad config; the Postgres connection's keepalives, and
+ * readyz while Postgres is down. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -19,12 +21,15 @@
 #include <cmocka.h>
 #include <nats/nats.h>
 
+#include "lib/http/http.h"
 #include "lib/mono/mono.h"
+#include "proto/contract.h"
 #include "tests/fixture/fixture.h"
 #include "worker/testkit.h"
 
 static struct fixture pg, nats;
 static char bin[512];
+static char g_log[600]; /* the worker's stdout goes here when set */
 
 /* Starts the worker with its environment; extra is "NAME=value" or NULL. */
 static pid_t spawn_worker(uint16_t port, const char *extra, char **argv_tail)
@@ -46,7 +51,9 @@ static pid_t spawn_worker(uint16_t port, const char *extra, char **argv_tail)
     setenv("LOG_LEVEL", "warn", 1);
     if (extra)
         putenv((char *)extra);
-    fd = open("/dev/null", O_WRONLY);
+    /* Its warnings and errors land in the test's log, beside a failure. */
+    fd = g_log[0] ? open(g_log, O_WRONLY | O_CREAT | O_TRUNC, 0644)
+                  : dup(STDERR_FILENO);
     dup2(fd, STDOUT_FILENO);
     {
         char *argv[] = {bin, argv_tail ? argv_tail[0] : NULL, NULL};
@@ -68,6 +75,49 @@ static int wait_exit(pid_t pid, int timeout_ms, int *status)
     return -ETIMEDOUT;
 }
 
+/* An exit 0 within 10 s; a failure says how it ended. */
+static void expect_clean_exit(pid_t pid)
+{
+    int status;
+
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    if (!WIFEXITED(status))
+        fail_msg("worker killed by signal %d", WTERMSIG(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("worker exited %d", WEXITSTATUS(status));
+}
+
+static void stop_worker(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    expect_clean_exit(pid);
+}
+
+/* A new worker applies what is left: then Postgres holds exactly expect
+ * (n voters), and the worker stops cleanly. */
+static void drain_and_check(struct tk_nats *t, uint16_t port, int n,
+                            const char *expect)
+{
+    pid_t pid = spawn_worker(port, NULL, NULL);
+
+    assert_int_equal(tk_wait_drained(t, 40000), 0);
+    assert_int_equal(tk_check_db(pg.url, n, expect), 0);
+    stop_worker(pid);
+}
+
+/* The durable consumer is still there, and nothing it delivered is left
+ * waiting out AckWait. */
+static void assert_none_unacked(struct tk_nats *t)
+{
+    jsConsumerInfo *ci = NULL;
+
+    assert_int_equal(js_GetConsumerInfo(&ci, t->js, CONTRACT_STREAM,
+                                        CONTRACT_CONSUMER, NULL, NULL),
+                     NATS_OK);
+    assert_int_equal(ci->NumAckPending, 0);
+    jsConsumerInfo_Destroy(ci);
+}
+
 static int run_healthcheck(uint16_t port)
 {
     char *tail[] = {"--healthcheck"};
@@ -87,13 +137,13 @@ static void precreate_consumer(struct tk_nats *t)
     jsConsumerInfo *ci = NULL;
 
     jsConsumerConfig_Init(&cc);
-    cc.Durable = "worker";
+    cc.Durable = CONTRACT_CONSUMER;
     cc.AckPolicy = js_AckExplicit;
     cc.AckWait = 2000LL * 1000000LL;
     cc.MaxDeliver = -1;
     cc.MaxAckPending = 20000;
-    assert_int_equal(js_AddConsumer(&ci, t->js, "VOTES", &cc, NULL, NULL),
-                     NATS_OK);
+    assert_int_equal(
+        js_AddConsumer(&ci, t->js, CONTRACT_STREAM, &cc, NULL, NULL), NATS_OK);
     jsConsumerInfo_Destroy(ci);
 }
 
@@ -165,12 +215,7 @@ static void test_worker_kill9_mid_batch(void **state)
         assert_int_equal(wait_exit(pid, 5000, &status), 0);
         assert_true(WIFSIGNALED(status));
     }
-    pid = spawn_worker(port, NULL, NULL);
-    assert_int_equal(tk_wait_drained(&t, 40000), 0);
-    assert_int_equal(tk_check_db(pg.url, 5000, expect), 0);
-    kill(pid, SIGTERM);
-    assert_int_equal(wait_exit(pid, 10000, &status), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    drain_and_check(&t, port, 5000, expect);
     tk_nats_close(&t);
 }
 
@@ -178,11 +223,8 @@ static void test_worker_sigterm_drains_and_keeps_consumer(void **state)
 {
     static char expect[3000];
     struct tk_nats t;
-    jsConsumerInfo *ci = NULL;
     uint16_t port = fixture_free_port();
-    int64_t t0;
     pid_t pid;
-    int status;
 
     truncate_tables();
     assert_int_equal(tk_nats_open(&t, nats.url), 0);
@@ -190,29 +232,16 @@ static void test_worker_sigterm_drains_and_keeps_consumer(void **state)
     pid = spawn_worker(port, NULL, NULL);
     while (tk_pg_long(pg.url, "SELECT count(*) FROM votes") <= 0)
         mono_sleep_ms(5);
-    t0 = mono_ms();
-    kill(pid, SIGTERM);
-    assert_int_equal(wait_exit(pid, 10000, &status), 0);
-    assert_true(mono_ms() - t0 < 10000);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    /* The durable is still there, and nothing is left unacked. */
-    assert_int_equal(
-        js_GetConsumerInfo(&ci, t.js, "VOTES", "worker", NULL, NULL), NATS_OK);
-    assert_int_equal(ci->NumAckPending, 0);
-    jsConsumerInfo_Destroy(ci);
-    pid = spawn_worker(port, NULL, NULL);
-    assert_int_equal(tk_wait_drained(&t, 40000), 0);
-    assert_int_equal(tk_check_db(pg.url, 3000, expect), 0);
-    kill(pid, SIGTERM);
-    assert_int_equal(wait_exit(pid, 10000, &status), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    stop_worker(pid); /* within 10 s */
+    assert_none_unacked(&t);
+    drain_and_check(&t, port, 3000, expect);
     tk_nats_close(&t);
 }
 
 static void test_worker_probes_and_config(void **state)
 {
     uint16_t port = fixture_free_port(), idle = fixture_free_port();
+    char no_pg[40];
     pid_t pid;
     int status, i;
 
@@ -221,9 +250,15 @@ static void test_worker_probes_and_config(void **state)
     for (i = 0; i < 200 && run_healthcheck(port) != 0; i++)
         mono_sleep_ms(50);
     assert_int_equal(run_healthcheck(port), 0);
-    kill(pid, SIGTERM);
-    assert_int_equal(wait_exit(pid, 10000, &status), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    stop_worker(pid);
+
+    /* Stopped while it still waits for Postgres: a clean exit too. */
+    snprintf(no_pg, sizeof(no_pg), "POSTGRES_PORT=%u", idle);
+    pid = spawn_worker(port, no_pg, NULL);
+    for (i = 0; i < 200 && run_healthcheck(port) != 0; i++)
+        mono_sleep_ms(50);
+    assert_int_equal(run_healthcheck(port), 0);
+    stop_worker(pid);
 
     pid = spawn_worker(port, "BATCH_SIZE=lots", NULL);
     assert_int_equal(wait_exit(pid, 10000, &status), 0);
@@ -237,11 +272,10 @@ static void test_worker_probes_and_config(void **state)
 static void test_worker_sigterm_while_votes_trickle(void **state)
 {
     struct tk_nats t;
-    jsConsumerInfo *ci = NULL;
     uint16_t port = fixture_free_port();
     char voter[16];
     pid_t pid;
-    int status, i;
+    int i;
 
     truncate_tables();
     assert_int_equal(tk_nats_open(&t, nats.url), 0);
@@ -256,17 +290,63 @@ static void test_worker_sigterm_while_votes_trickle(void **state)
         assert_int_equal(tk_publish_wait(&t), 0);
         mono_sleep_ms(10);
     }
-    assert_int_equal(wait_exit(pid, 10000, &status), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(
-        js_GetConsumerInfo(&ci, t.js, "VOTES", "worker", NULL, NULL), NATS_OK);
-    assert_int_equal(ci->NumAckPending, 0);
-    jsConsumerInfo_Destroy(ci);
+    expect_clean_exit(pid);
+    assert_none_unacked(&t);
     pid = spawn_worker(port, NULL, NULL);
     assert_int_equal(tk_wait_rows(pg.url, 31, 10000), 0);
-    kill(pid, SIGTERM);
-    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    stop_worker(pid);
     tk_nats_close(&t);
+}
+
+/* GET /readyz until its status is (want_ok ? 200 : not 200). */
+static int wait_readyz(uint16_t port, int want_ok, int timeout_ms, char *body,
+                       size_t n)
+{
+    int64_t until = mono_ms() + timeout_ms;
+    int st;
+
+    while (mono_ms() < until) {
+        st = http_request(port, "GET /readyz HTTP/1.0\r\n\r\n", body, n);
+        if (st > 0 && (st == 200) == want_ok)
+            return 0;
+        mono_sleep_ms(50);
+    }
+    return -ETIMEDOUT;
+}
+
+/* The worker's Postgres connection carries keepalives and
+ * tcp_user_timeout (as libpq applies them, from its log), and readyz turns
+ * not-ready while Postgres is down, with nothing to do, and back. */
+static void test_worker_pg_keepalives_and_readyz(void **state)
+{
+    uint16_t port = fixture_free_port();
+    char body[512], *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    pid_t pid;
+
+    snprintf(g_log, sizeof(g_log), "%s/worker.log",
+             getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp");
+    pid = spawn_worker(port, "LOG_LEVEL=info", NULL);
+    g_log[0] = '\0';
+    assert_int_equal(wait_readyz(port, 1, 20000, body, sizeof(body)), 0);
+    snprintf(body, sizeof(body), "%s/worker.log",
+             getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp");
+    f = fopen(body, "r");
+    assert_non_null(f);
+    assert_true(getdelim(&text, &len, '\0', f) > 0);
+    fclose(f);
+    assert_non_null(strstr(text, "\"event\":\"pg_connected\""));
+    assert_non_null(strstr(text, "\"tcp_user_timeout\":\"10000\""));
+    assert_non_null(strstr(text, "\"keepalives_idle\":\"10\""));
+    free(text);
+
+    assert_int_equal(fixture_stop(&pg), 0);
+    assert_int_equal(wait_readyz(port, 0, 10000, body, sizeof(body)), 0);
+    assert_non_null(strstr(body, "postgres"));
+    assert_int_equal(fixture_resume(&pg), 0);
+    assert_int_equal(wait_readyz(port, 1, 20000, body, sizeof(body)), 0);
+    stop_worker(pid);
 }
 
 int main(void)
@@ -277,6 +357,7 @@ int main(void)
                                reset),
         cmocka_unit_test_setup(test_worker_sigterm_while_votes_trickle, reset),
         cmocka_unit_test(test_worker_probes_and_config),
+        cmocka_unit_test(test_worker_pg_keepalives_and_readyz),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

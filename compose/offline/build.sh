@@ -9,6 +9,7 @@
 #   nats:2.9-alpine (also nats:2.9)         nats-server, JetStream on /data, busybox wget (nats/)
 #   nginx:1.22-alpine                       Debian nginx laid out like the official image (nginx/)
 #   natsio/nats-box:0.13.2                  a small `nats` CLI (sub, pub) in python3 (nats-box/)
+#   prom/prometheus:v2.42.0                 Debian's prometheus, laid out like the official image (prometheus/)
 #
 # Idempotent: an image that exists is kept. An official image (one without our
 # label) is never replaced; a stand-in built by this script is rebuilt only when
@@ -21,7 +22,7 @@
 # Env:   DOCKER (docker), MIRROR, SECURITY_MIRROR (default: the Debian mirror apt
 #        uses on this machine), OFFLINE_CACHE, and the image variables of
 #        compose/.env (REDIS_IMAGE, POSTGRES_IMAGE, NATS_IMAGE, NGINX_IMAGE,
-#        NATS_BOX_IMAGE, DEBIAN_IMAGE) to tag the stand-ins differently.
+#        NATS_BOX_IMAGE, PROMETHEUS_IMAGE, DEBIAN_IMAGE) to tag the stand-ins differently.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,11 +49,13 @@ POSTGRES_IMAGE=${POSTGRES_IMAGE:-$(envval POSTGRES_IMAGE)}
 NATS_IMAGE=${NATS_IMAGE:-$(envval NATS_IMAGE)}
 NGINX_IMAGE=${NGINX_IMAGE:-$(envval NGINX_IMAGE)}
 NATS_BOX_IMAGE=${NATS_BOX_IMAGE:-$(envval NATS_BOX_IMAGE)}
+PROMETHEUS_IMAGE=${PROMETHEUS_IMAGE:-$(envval PROMETHEUS_IMAGE)}
 REDIS_IMAGE=${REDIS_IMAGE:-redis:7.0.5-alpine3.16}
 POSTGRES_IMAGE=${POSTGRES_IMAGE:-postgres:15.0-alpine3.16}
 NATS_IMAGE=${NATS_IMAGE:-nats:2.9-alpine}
 NGINX_IMAGE=${NGINX_IMAGE:-nginx:1.22-alpine}
 NATS_BOX_IMAGE=${NATS_BOX_IMAGE:-natsio/nats-box:0.13.2}
+PROMETHEUS_IMAGE=${PROMETHEUS_IMAGE:-prom/prometheus:v2.42.0}
 
 log() { printf 'offline: %s\n' "$*" >&2; }
 exists() { $DOCKER image inspect "$1" >/dev/null 2>&1; }
@@ -223,6 +226,7 @@ build_standin postgres "$POSTGRES_IMAGE" & pids+=($!)
 build_standin nats "$NATS_IMAGE" "$nats_extra" & pids+=($!)
 build_standin nginx "$NGINX_IMAGE" & pids+=($!)
 build_standin nats-box "$NATS_BOX_IMAGE" & pids+=($!)
+build_standin prometheus "$PROMETHEUS_IMAGE" & pids+=($!)
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
 [ "$rc" = 0 ] || { log "failed"; exit 1; }

@@ -9,9 +9,9 @@
 
 #include "lib/log/log.h"
 
-static int invalid(const char *name, const char *value, const char *why)
+int config_invalid(const char *name, const char *value, const char *why)
 {
-    char qv[160], qw[200];
+    char qv[300], qw[200];
 
     log_error("config_invalid", "\"variable\":\"%s\",\"value\":%s,\"error\":%s",
               name, log_quote(qv, sizeof(qv), value),
@@ -41,7 +41,7 @@ int config_str(const char *name, const char *def, char *out, size_t n)
     if (copy_checked(v, out, n) == 0)
         return 0;
     snprintf(why, sizeof(why), "longer than %zu characters", n - 1);
-    return invalid(name, v, why);
+    return config_invalid(name, v, why);
 }
 
 int config_long(const char *name, long def, long min, long max, long *out)
@@ -60,7 +60,7 @@ int config_long(const char *name, long def, long min, long max, long *out)
     if (errno || end == v || *end != '\0' || x < min || x > max) {
         snprintf(why, sizeof(why), "must be a whole number from %ld to %ld",
                  min, max);
-        return invalid(name, v, why);
+        return config_invalid(name, v, why);
     }
     *out = x;
     return 0;
@@ -144,6 +144,8 @@ int config_parse_url(const char *raw, const char *scheme, uint16_t def_port,
         return -EINVAL;
     end = auth + strcspn(auth, "/?#");
     at = memchr(auth, '@', (size_t)(end - auth));
+    if (at && memchr(at + 1, '@', (size_t)(end - at - 1)))
+        return -EINVAL; /* a second '@': host and userinfo are ambiguous */
     if (at && parse_userinfo(auth, (size_t)(at - auth), out))
         return -EINVAL;
     if (at)
@@ -161,7 +163,7 @@ int config_url(const char *name, const char *def, const char *scheme,
         return 0;
     snprintf(why, sizeof(why), "must be a URL like %s://host:%u", scheme,
              def_port);
-    return invalid(name, v, why);
+    return config_invalid(name, v, why);
 }
 
 /* Reads the first line of `path` into out. */
@@ -189,14 +191,19 @@ int config_secret(const char *name, const char *def, char *out, size_t n)
 
     snprintf(file_var, sizeof(file_var), "%s_FILE", name);
     path = getenv(file_var);
-    if (!path || !*path)
-        return config_str(name, def, out, n);
+    if (!path || !*path) {
+        if (copy_checked(env_or(name, def), out, n) == 0)
+            return 0;
+        return config_invalid(name, "(not shown)", "the secret is too long");
+    }
     if (getenv(name) && *getenv(name))
-        return invalid(file_var, path, "set only one of NAME and NAME_FILE");
+        return config_invalid(file_var, path,
+                              "set only one of NAME and NAME_FILE");
     rc = read_secret_file(path, out, n);
     if (rc == -E2BIG)
-        return invalid(file_var, path, "the secret in this file is too long");
+        return config_invalid(file_var, path,
+                              "the secret in this file is too long");
     if (rc)
-        return invalid(file_var, path, strerror(-rc));
+        return config_invalid(file_var, path, strerror(-rc));
     return 0;
 }

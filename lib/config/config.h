@@ -38,6 +38,10 @@ int config_url(const char *name, const char *def, const char *scheme,
  * NAME_FILE names (as the official images do). Setting both is an error. */
 int config_secret(const char *name, const char *def, char *out, size_t n);
 
+/* Logs the config_invalid line for name (value shown as given: pass
+ * "(not shown)" for a secret) and returns -EINVAL. */
+int config_invalid(const char *name, const char *value, const char *why);
+
 /* Parses `raw` as config_url() does, without logging. 0 or -EINVAL. */
 int config_parse_url(const char *raw, const char *scheme, uint16_t def_port,
                      struct config_url *out);

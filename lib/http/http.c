@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/config/config.h"
 #include "lib/log/log.h"
@@ -134,7 +135,7 @@ static int on_healthz(struct mg_connection *c, void *arg)
 static int on_readyz(struct mg_connection *c, void *arg)
 {
     const struct http_opts *o = arg;
-    char why[200] = "";
+    char why[HTTP_WHY_MAX] = "";
 
     if (!is_get(c))
         return http_send_error(c, 405, "use GET for /readyz");
@@ -144,17 +145,32 @@ static int on_readyz(struct mg_connection *c, void *arg)
     return http_send_json(c, 200, json_pack("{s:b}", "ready", 1), NULL);
 }
 
+#define READY_METRIC                                                           \
+    "# HELP service_ready 1 when /readyz answers 200, 0 while it waits.\n"     \
+    "# TYPE service_ready gauge\n"                                             \
+    "service_ready %d\n"
+
 static int on_metrics(struct mg_connection *c, void *arg)
 {
-    struct metrics *m = arg;
-    char *text;
+    const struct http_opts *o = arg;
+    char *text, *more, why[HTTP_WHY_MAX];
     size_t len;
-    int status;
+    int status, ready, n;
 
     if (!is_get(c))
         return http_send_error(c, 405, "use GET for /metrics");
-    if (metrics_render(m, &text, &len))
+    if (metrics_render(o->metrics, &text, &len))
         return http_send_error(c, 500, "out of memory");
+    /* /readyz as a gauge: a "not ready" alert needs no extra prober. */
+    ready = !o->ready || o->ready(o->ready_arg, why, sizeof(why)) == 0;
+    more = realloc(text, len + sizeof(READY_METRIC));
+    if (!more) {
+        free(text);
+        return http_send_error(c, 500, "out of memory");
+    }
+    text = more;
+    n = snprintf(text + len, sizeof(READY_METRIC), READY_METRIC, ready);
+    len += (size_t)n;
     status = http_send_text(c, 200, "text/plain; version=0.0.4", text, len);
     free(text);
     return status;
@@ -169,6 +185,36 @@ static int on_error(struct mg_connection *c, int status, const char *msg)
 
     http_send_error(c, status, text);
     return 0;
+}
+
+/* Before any handler: a body with two lengths (two Content-Length, or one
+ * and Transfer-Encoding) is refused, not guessed: a proxy in front may
+ * have read it the other way (request smuggling). So is a WebSocket
+ * upgrade by another method than GET, which civetweb would grant. 1 when
+ * answered. */
+static int on_begin(struct mg_connection *c)
+{
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    const char *upgrade = mg_get_header(c, "Upgrade");
+    int lengths = 0, chunked = 0, i;
+
+    if (upgrade && strcasecmp(upgrade, "websocket") == 0 &&
+        (!ri->request_method || strcmp(ri->request_method, "GET") != 0)) {
+        http_send_error(c, 400, "a WebSocket opens with GET");
+        return 1;
+    }
+
+    for (i = 0; i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, "Content-Length") == 0)
+            lengths++;
+        else if (strcasecmp(ri->http_headers[i].name, "Transfer-Encoding") == 0)
+            chunked++;
+    }
+    if (lengths + chunked <= 1)
+        return 0;
+    http_send_error(c, 400,
+                    "send one Content-Length, or Transfer-Encoding alone");
+    return 1;
 }
 
 /* The listen/threads/doc_root options, then the caller's extras. */
@@ -196,9 +242,17 @@ static int build_options(const struct http_opts *o, char *threads, size_t n,
     opts[k++] = "1024";
     opts[k++] = "connection_queue";
     opts[k++] = "1024";
+    /* Paths are matched as sent: decoded, "/api/vote%00x" became
+     * "/api/vote" cut at the NUL. Query strings are decoded by readers. */
+    opts[k++] = "decode_url";
+    opts[k++] = "no";
     if (o->doc_root) {
         opts[k++] = "document_root";
         opts[k++] = o->doc_root;
+        /* A folder without index.html is a 403, not a list of its files
+         * (the pages' common/ is such a folder). */
+        opts[k++] = "enable_directory_listing";
+        opts[k++] = "no";
     }
     for (i = 0; o->extra && o->extra[i]; i += 2) {
         if (k + 3 > cap)
@@ -225,6 +279,7 @@ int http_start(struct mg_context **out, const struct http_opts *o)
     mg_init_library(MG_FEATURES_WEBSOCKET);
     memset(&cb, 0, sizeof(cb));
     cb.http_error = on_error;
+    cb.begin_request = on_begin;
     memset(&init, 0, sizeof(init));
     init.callbacks = &cb;
     init.user_data = o->user;
@@ -244,7 +299,7 @@ int http_start(struct mg_context **out, const struct http_opts *o)
     mg_set_request_handler(ctx, "/healthz$", on_healthz, NULL);
     mg_set_request_handler(ctx, "/readyz$", on_readyz, (void *)o);
     if (o->metrics)
-        mg_set_request_handler(ctx, "/metrics$", on_metrics, o->metrics);
+        mg_set_request_handler(ctx, "/metrics$", on_metrics, (void *)o);
     *out = ctx;
     return 0;
 }

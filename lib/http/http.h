@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HTTP_WHY_MAX 512 /* room for the reasons of /readyz */
+
 #include <civetweb.h>
 #include <jansson.h>
 
@@ -20,7 +22,8 @@ struct http_opts {
     unsigned threads;        /* civetweb worker threads (>= connections) */
     const char *doc_root;    /* static files, or NULL */
     struct metrics *metrics; /* served on /metrics, or NULL */
-    /* /readyz: 0 when ready, else -errno with a reason in why. */
+    /* /readyz: 0 when ready, else -errno with a reason in why (n is
+     * HTTP_WHY_MAX). */
     int (*ready)(void *arg, char *why, size_t n);
     void *ready_arg;
     void *user;         /* mg_get_user_data() of the context */

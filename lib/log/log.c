@@ -42,6 +42,35 @@ void log_set_fd(int fd)
     out_fd = fd;
 }
 
+/* The length (2-4) of the well-formed UTF-8 character at s, or 0 (RFC
+ * 3629: no overlongs, no surrogates, nothing past U+10FFFF). */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t n, i;
+
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    if (s[0] == 0xE0)
+        lo = 0xA0;
+    else if (s[0] == 0xED)
+        hi = 0x9F;
+    else if (s[0] == 0xF0)
+        lo = 0x90;
+    else if (s[0] == 0xF4)
+        hi = 0x8F;
+    for (i = 1; i < n; i++, lo = 0x80, hi = 0xBF)
+        if (s[i] < lo || s[i] > hi)
+            return 0;
+    return n;
+}
+
 const char *log_quote(char *buf, size_t n, const char *s)
 {
     size_t o = 0;
@@ -58,14 +87,19 @@ const char *log_quote(char *buf, size_t n, const char *s)
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[8];
-        size_t len;
+        size_t len, skip = 0;
 
         if (c == '"' || c == '\\')
             len = (size_t)snprintf(esc, sizeof(esc), "\\%c", c);
         else if (c < 0x20)
             len = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
-        else
+        else if (c < 0x80)
             len = (size_t)snprintf(esc, sizeof(esc), "%c", c);
+        else if ((len = utf8_len((const unsigned char *)s)) > 0) {
+            memcpy(esc, s, len); /* one character, never cut in two */
+            skip = len - 1;
+        } else
+            len = (size_t)snprintf(esc, sizeof(esc), "\\ufffd");
         if (o + len + 5 > n) { /* room for ...", NUL */
             memcpy(buf + o, "...", 3);
             o += 3;
@@ -73,6 +107,7 @@ const char *log_quote(char *buf, size_t n, const char *s)
         }
         memcpy(buf + o, esc, len);
         o += len;
+        s += skip;
     }
     buf[o++] = '"';
     buf[o] = '\0';

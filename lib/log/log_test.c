@@ -118,6 +118,25 @@ static void test_log_quote_cuts_long_strings(void **state)
     assert_string_equal(log_quote(q, sizeof(q), "\x01"), "\"\\u0001\"");
 }
 
+/* Log lines are JSON, so UTF-8: a byte that is not UTF-8 becomes U+FFFD,
+ * and a cut never splits a character (found by log_fuzz: a config value
+ * or a Postgres message with such bytes made a line jq refused). */
+static void test_log_quote_keeps_utf8_valid(void **state)
+{
+    char q[16];
+
+    assert_string_equal(log_quote(q, sizeof(q), "a\xff"), "\"a\\ufffd\"");
+    assert_string_equal(log_quote(q, sizeof(q), "\xc3"), "\"\\ufffd\"");
+    assert_string_equal(log_quote(q, sizeof(q), "\xc0\xaf"), "\"\\ufffd...\"");
+    assert_string_equal(log_quote(q, sizeof(q), "\xc3\xa9t\xc3\xa9"),
+                        "\"\xc3\xa9t\xc3\xa9\"");
+    /* the cut falls inside the 5th "\xc3\xa9": it is left out whole */
+    assert_string_equal(log_quote(q, sizeof(q),
+                                  "a\xc3\xa9\xc3\xa9\xc3\xa9"
+                                  "\xc3\xa9\xc3\xa9\xc3\xa9"),
+                        "\"a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_log_bad_level_names_variable),
         cmocka_unit_test(test_log_truncation_keeps_json),
         cmocka_unit_test(test_log_quote_cuts_long_strings),
+        cmocka_unit_test(test_log_quote_keeps_utf8_valid),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,28 +112,28 @@ struct metric *metrics_histogram(struct metrics *m, const char *name,
     return h;
 }
 
-void metric_add(struct metric *c, uint64_t n)
+void metrics_add(struct metric *c, uint64_t n)
 {
     if (!c)
         return;
     atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
 }
 
-void metric_set(struct metric *g, double v)
+void metrics_set(struct metric *g, double v)
 {
     if (!g)
         return;
     atomic_store_explicit(&g->value, to_bits(v), memory_order_relaxed);
 }
 
-void metric_gauge_add(struct metric *g, double d)
+void metrics_gauge_add(struct metric *g, double d)
 {
     if (!g)
         return;
     add_double(&g->value, d);
 }
 
-void metric_observe(struct metric *h, double v)
+void metrics_observe(struct metric *h, double v)
 {
     size_t i = 0;
 
@@ -145,7 +145,7 @@ void metric_observe(struct metric *h, double v)
     add_double(&h->sum_bits, v);
 }
 
-double metric_value(const struct metric *x)
+double metrics_value(const struct metric *x)
 {
     uint64_t v = atomic_load_explicit(&x->value, memory_order_relaxed);
 
@@ -237,7 +237,7 @@ int metrics_render(struct metrics *m, char **out, size_t *len)
         if (x->kind == KIND_HISTOGRAM)
             render_histogram(&o, x);
         else
-            put(&o, "%s %.17g\n", x->name, metric_value(x));
+            put(&o, "%s %.17g\n", x->name, metrics_value(x));
     }
     if (o.failed) {
         free(o.buf);

@@ -29,11 +29,11 @@ struct metric *metrics_histogram(struct metrics *m, const char *name,
                                  size_t n_bounds);
 
 /* Updates; a NULL metric (a part used without a registry) is a no-op. */
-void metric_add(struct metric *c, uint64_t n);     /* counter */
-void metric_set(struct metric *g, double v);       /* gauge */
-void metric_gauge_add(struct metric *g, double d); /* gauge, may be < 0 */
-void metric_observe(struct metric *h, double v);   /* histogram */
-double metric_value(const struct metric *x);       /* counter/gauge; tests */
+void metrics_add(struct metric *c, uint64_t n);     /* counter */
+void metrics_set(struct metric *g, double v);       /* gauge */
+void metrics_gauge_add(struct metric *g, double d); /* gauge, may be < 0 */
+void metrics_observe(struct metric *h, double v);   /* histogram */
+double metrics_value(const struct metric *x);       /* counter/gauge; tests */
 
 /* The whole registry as text; *out is malloc'd, the caller frees it. */
 int metrics_render(struct metrics *m, char **out, size_t *len);

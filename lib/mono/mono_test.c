@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,14 +23,33 @@ static void test_mono_ms_advances(void **state)
     assert_true(mono_ms() - t0 >= 1020);
 }
 
+static int64_t ts_ns(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return ts_ns(t);
+}
+
+/* Normalized, and exactly ms after the moment of the call: between the
+ * clock read before it and the one after it, plus ms. */
 static void test_mono_deadline_normalized(void **state)
 {
     unsigned ms;
 
     for (ms = 0; ms < 3000; ms += 137) {
+        int64_t before = now_ns(), after;
         struct timespec d = mono_deadline(ms);
 
+        after = now_ns();
         assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+        assert_true(ts_ns(d) >= before + (int64_t)ms * 1000000);
+        assert_true(ts_ns(d) <= after + (int64_t)ms * 1000000);
     }
 }
 
@@ -39,19 +59,19 @@ static void test_mono_deadline_waits(void **state)
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv;
     struct timespec dl;
-    int64_t t0;
-    int rc = 0;
+    int rc;
 
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&cv, &attr);
-    t0 = mono_ms();
     dl = mono_deadline(50);
     pthread_mutex_lock(&mu);
-    while (rc != ETIMEDOUT)
+    do /* 0 is a spurious wakeup: nobody signals; any error ends it */
         rc = pthread_cond_timedwait(&cv, &mu, &dl);
+    while (rc == 0);
     pthread_mutex_unlock(&mu);
-    assert_true(mono_ms() - t0 >= 49);
+    assert_int_equal(rc, ETIMEDOUT);
+    assert_true(now_ns() >= ts_ns(dl));
     pthread_cond_destroy(&cv);
     pthread_condattr_destroy(&attr);
 }

@@ -21,6 +21,28 @@ after(async () => {
   await browser?.close();
 });
 
+// The files both pages share (ui/common; each page's common/ is a link to
+// it) are served as they are in the repo, and no folder is listed.
+async function sharedFilesServed(url) {
+  for (const [name, type] of [['common.css', /^text\/css/],
+    ['common.js', /javascript/]]) {
+    const res = await fetch(`${url}/common/${name}`);
+    assert.equal(res.status, 200, `${url}/common/${name}`);
+    assert.match(res.headers.get('content-type'), type, name);
+    assert.equal(await res.text(), fs.readFileSync(
+      path.join(repoRoot, 'ui', 'common', name), 'utf8'), name);
+  }
+  const dir = await fetch(url + '/common/');
+  assert.equal(dir.status, 403, `${url}/common/ is not listed`);
+  assert.match(dir.headers.get('content-type'), /^application\/json/,
+    `${url}/common/ answers a JSON error`);
+}
+
+test('direct: both pages serve the shared files, list no folder', async () => {
+  await sharedFilesServed(VOTE_URL);
+  await sharedFilesServed(RESULT_URL);
+});
+
 test('direct: vote a, live result, change to b, reload keeps b', async (t) => {
   const r = await voteFlow(browser, VOTE_URL, RESULT_URL, 'direct',
     (m) => t.diagnostic(m));
@@ -89,6 +111,7 @@ test('nginx: the same flow through both nginx.conf, WebSocket included',
         assert.ok(js.headers.get('etag'), 'css/js revalidate by ETag');
         for (const p of ['/nginx.conf', '/Dockerfile', '/.dockerignore'])
           assert.equal((await fetch(ui.url + p)).status, 404, p);
+        await sharedFilesServed(ui.url);
       }
       const opts = await fetch(voteNginx.url + '/api/options');
       const direct = await fetch(VOTE_URL + '/api/options');
@@ -177,6 +200,53 @@ test('links: vote.<domain> <-> result.<domain>, else ports 5000/5001',
       }
     } finally {
       await ctx.close();
+    }
+  });
+
+// Large counts are grouped the way the reader's locale writes numbers.
+// The snapshot comes from request interception: no network, no votes cast.
+test('results: large counts with digit grouping in the reader\'s locale',
+  async () => {
+    const snap = JSON.stringify({
+      options: [{ id: 'a', label: 'Cats', votes: 1234567 },
+        { id: 'b', label: 'Dogs', votes: 1 }],
+      total: 1234568, as_of: new Date().toISOString(),
+    });
+    const cases = [
+      ['en-US', '1,234,567\u00a0votes', '1,234,568\u00a0votes'],
+      ['de-DE', '1.234.567\u00a0votes', '1.234.568\u00a0votes'],
+      ['fr-FR', '1\u202f234\u202f567\u00a0votes',
+        '1\u202f234\u202f568\u00a0votes'],
+    ];
+    for (const [locale, wantA, wantTotal] of cases) {
+      const ctx = await browser.newContext({ locale });
+      try {
+        await ctx.route('**/*', (route) => {
+          const u = new URL(route.request().url());
+          if (u.pathname === '/api/results') {
+            return route.fulfill({ status: 200,
+              contentType: 'application/json', body: snap });
+          }
+          if (u.pathname.startsWith('/api/'))
+            return route.fulfill({ status: 503, body: '{}' });
+          const file = path.join(repoRoot, 'ui', 'result',
+            u.pathname === '/' ? 'index.html' : u.pathname.slice(1));
+          if (!fs.existsSync(file))
+            return route.fulfill({ status: 404, body: 'not found' });
+          return route.fulfill({ path: file });
+        });
+        const page = await ctx.newPage();
+        await page.goto('http://result.example.test/');
+        await page.waitForSelector('#total[data-total="1234568"]',
+          { timeout: 5000 });
+        assert.equal(await page.textContent(
+          '[data-option="a"] .result-votes'), wantA, locale);
+        assert.equal(await page.textContent(
+          '[data-option="b"] .result-votes'), '1\u00a0vote', locale);
+        assert.equal(await page.textContent('#total'), wantTotal, locale);
+      } finally {
+        await ctx.close();
+      }
     }
   });
 

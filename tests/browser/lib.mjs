@@ -76,7 +76,7 @@ function replaceOnce(text, from, to, what) {
 }
 
 // A copy of ui/<ui>/nginx.conf that runs here: the upstream name mapped to
-// the local service, `listen 80` to a loopback port, the html root to the
+// the local service, `listen 8080` to a loopback port, the html root to the
 // repo's folder, and pid, logs and temp files in the temp folder.
 export function localNginxConf(ui, upstream, upstreamUrl, port, tmp) {
   let s = fs.readFileSync(path.join(repoRoot, 'ui', ui, 'nginx.conf'), 'utf8');
@@ -85,15 +85,13 @@ export function localNginxConf(ui, upstream, upstreamUrl, port, tmp) {
   s = 'user root;\n' + s;
   s = s.replace(/^(\s*)error_log\s+[^;]*;/gm, `$1error_log ${tmp}/error.log info;`);
   s = s.replace(/access_log\s+\/dev\/stdout/g, `access_log ${tmp}/access.log`);
-  s = replaceOnce(s, /listen\s+80\s*;/g, `listen 127.0.0.1:${port};`,
-    'listen 80');
+  s = replaceOnce(s, /listen\s+8080\s*;/g, `listen 127.0.0.1:${port};`,
+    'listen 8080');
   s = replaceOnce(s, `${upstream}:5000`, hostPort(upstreamUrl),
     `${upstream}:5000`);
   s = replaceOnce(s, '/usr/share/nginx/html', path.join(repoRoot, 'ui', ui),
     'html root');
-  s = replaceOnce(s, /http\s*\{/, 'http {\n' +
-    ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) =>
-      `    ${t}_temp_path ${tmp}/${t}_temp;`).join('\n'), 'http block');
+  s = s.replace(/(_temp_path) \/tmp\//g, `$1 ${tmp}/`);
   return s;
 }
 

@@ -1,7 +1,8 @@
 /* Results page: a snapshot from GET /api/results, then live snapshots from
  * the WebSocket /api/results/ws (each text frame is a full JSON snapshot
  * {"options":[{"id","label","votes"}],"total","as_of"}). A dropped socket
- * is reopened with capped exponential backoff and jitter. */
+ * is reopened with capped exponential backoff and jitter. Uses votingApp
+ * (common/common.js). */
 (function () {
   'use strict';
 
@@ -20,20 +21,13 @@
   var timer = null;
   var frames = 0;           /* WebSocket snapshots rendered so far */
 
-  function siblingUrl(prefixFrom, prefixTo, port) {
-    var u = new URL(location.href);
-    if (u.hostname.indexOf(prefixFrom) === 0)
-      u.hostname = prefixTo + u.hostname.slice(prefixFrom.length);
-    else
-      u.port = port;
-    u.pathname = '/';
-    u.search = '';
-    u.hash = '';
-    return u.href;
-  }
+  /* Counts in the reader's locale: 1,234,567 (en), 1.234.567 (de), ... */
+  var grouping = typeof Intl === 'object' && Intl.NumberFormat ?
+    new Intl.NumberFormat(undefined, {maximumFractionDigits: 0}) : null;
 
   function plural(n, one, many) {
-    return n + '\u00a0' + (n === 1 ? one : many);
+    var shown = grouping ? grouping.format(n) : String(n);
+    return shown + '\u00a0' + (n === 1 ? one : many);
   }
 
   function count(v) {
@@ -118,14 +112,7 @@
   /* A frame that arrived while this fetch was in flight is newer. */
   function fetchSnapshot() {
     var seen = frames;
-    return fetch('/api/results', {
-      headers: { Accept: 'application/json' },
-      cache: 'no-store'
-    }).then(function (res) {
-      if (!res.ok)
-        throw new Error('HTTP ' + res.status);
-      return res.json();
-    }).then(function (snap) {
+    return votingApp.getJson('/api/results').then(function (snap) {
       if (frames === seen)
         render(snap);
     }).catch(function () {
@@ -139,9 +126,8 @@
   }
 
   function schedule() {
-    var ms = Math.min(RECONNECT_CAP_MS,
-                      RECONNECT_BASE_MS * Math.pow(2, attempt));
-    ms = Math.round(ms / 2 + Math.random() * ms / 2);
+    var ms = votingApp.backoffMs(attempt, RECONNECT_BASE_MS,
+                                 RECONNECT_CAP_MS);
     attempt++;
     clearTimeout(timer);
     timer = setTimeout(function () {
@@ -201,7 +187,7 @@
 
   document.documentElement.classList.remove('no-js');
   document.getElementById('vote-link').href =
-    siblingUrl('result.', 'vote.', '5000');
+    votingApp.siblingUrl('result.', 'vote.', '5000');
   window.addEventListener('online', reconnectNow);
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'visible')

@@ -1,7 +1,8 @@
 /* Vote page: labels from GET /api/options, this voter's choice from
  * GET /api/vote, one click votes with POST /api/vote (voter_id cookie).
  * A 503 (or a lost connection) is retried with capped exponential backoff.
- * Without JavaScript the <form> posts to /api/vote and gets a 303 back. */
+ * Without JavaScript the <form> posts to /api/vote and gets a 303 back.
+ * Uses votingApp (common/common.js). */
 (function () {
   'use strict';
 
@@ -20,27 +21,12 @@
     b: document.getElementById('option-b')
   };
 
-  /* The other page lives on the same host at another port (5000 -> 5001),
-   * or behind traefik at a sibling host name (vote.x -> result.x). */
-  function siblingUrl(prefixFrom, prefixTo, port) {
-    var u = new URL(location.href);
-    if (u.hostname.indexOf(prefixFrom) === 0)
-      u.hostname = prefixTo + u.hostname.slice(prefixFrom.length);
-    else
-      u.port = port;
-    u.pathname = '/';
-    u.search = '';
-    u.hash = '';
-    return u.href;
-  }
-
   function sleep(ms) {
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
   function backoff(attempt) {
-    var ms = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * Math.pow(2, attempt));
-    return Math.round(ms / 2 + Math.random() * ms / 2);
+    return votingApp.backoffMs(attempt, RETRY_BASE_MS, RETRY_CAP_MS);
   }
 
   /* Retry-After in seconds (delta form only); null when absent or bad. */
@@ -97,21 +83,9 @@
     });
   }
 
-  function getJson(path) {
-    return fetch(path, {
-      credentials: 'same-origin',
-      headers: { Accept: 'application/json' },
-      cache: 'no-store'
-    }).then(function (res) {
-      if (!res.ok)
-        throw new Error(path + ': HTTP ' + res.status);
-      return res.json();
-    });
-  }
-
   /* Options rarely fail, but the page may load before vote is up. */
   function loadOptions(attempt) {
-    return getJson('/api/options').then(function (body) {
+    return votingApp.getJson('/api/options').then(function (body) {
       (body.options || []).forEach(function (o) {
         if ((o.id === 'a' || o.id === 'b') && typeof o.label === 'string' &&
             o.label)
@@ -128,7 +102,7 @@
   }
 
   function loadChoice() {
-    return getJson('/api/vote').then(function (body) {
+    return votingApp.getJson('/api/vote').then(function (body) {
       if (attemptSeq > 0)
         return;                 /* a click already decided */
       showChoice(body.vote);
@@ -208,7 +182,7 @@
   }
 
   document.getElementById('results-link').href =
-    siblingUrl('vote.', 'result.', '5001');
+    votingApp.siblingUrl('vote.', 'result.', '5001');
   showChoice(null);
   form.addEventListener('submit', onSubmit);
   loadOptions(0);

@@ -1,0 +1,27 @@
+/* settings.c - reads result's environment; see settings.h. */
+#include "result/settings.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "lib/config/config.h"
+#include "lib/log/log.h"
+#include "result/api.h"
+
+int settings_load(struct settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (config_str("LOG_LEVEL", "info", s->log_level, sizeof(s->log_level)) ||
+        log_init("result", s->log_level))
+        return -EINVAL;
+    if (config_port("PORT", SETTINGS_DEFAULT_PORT, &s->port) ||
+        pgconn_load(&s->pg) ||
+        config_str("UI_DIR", "", s->ui_dir, sizeof(s->ui_dir)) ||
+        config_str("OPTION_A", "Cats", s->label_a, sizeof(s->label_a)) ||
+        config_str("OPTION_B", "Dogs", s->label_b, sizeof(s->label_b)) ||
+        config_long("RESULT_MAX_CLIENTS", 1000, 1, 60000, &s->max_clients) ||
+        config_long("RESULT_WS_PING_MS", API_DEFAULT_PING_MS, 100, 3600000,
+                    &s->ws_ping_ms))
+        return -EINVAL;
+    return 0;
+}

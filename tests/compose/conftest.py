@@ -1,0 +1,319 @@
+"""Fixtures and helpers of the Compose end-to-end suite (tests/compose).
+
+The modules run in file order (test_1_static.py ... test_7_lifecycle.py) and
+share one stack: a session under the compose project E2E_PROJECT, torn down
+with `down -v` at the end unless KEEP=1. A test marked `fatal` stops the
+session when it fails (nothing after it could pass: no images, no stack).
+
+Env: COMPOSE (default: "docker compose" if present, else docker-compose),
+     KEEP=1 (leave the stack running), E2E_TAG (image tag, e2e),
+     HEALTH_TIMEOUT (s, 240), VOTES (votes in the scale test, 200),
+     E2E_PROJECT (compose project name, votingtest: two runs at once need two
+     names and two sets of ports), E2E_VOTE_UI_PORT, E2E_RESULT_UI_PORT,
+     E2E_PROMETHEUS_PORT (host ports, 5000, 5001, 9090).
+Figures (build times, time to healthy, sizing, image sizes) are printed in
+the "info" section of the terminal summary.
+"""
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.join(ROOT, "tests", "compose")
+COMPOSE_DIR = os.path.join(ROOT, "compose")
+
+P = os.environ.get("E2E_PROJECT") or "votingtest"
+TAG = os.environ.get("E2E_TAG") or "e2e"
+VOTE_UI_PORT = os.environ.get("E2E_VOTE_UI_PORT") or "5000"
+RESULT_UI_PORT = os.environ.get("E2E_RESULT_UI_PORT") or "5001"
+PROMETHEUS_PORT = os.environ.get("E2E_PROMETHEUS_PORT") or "9090"
+HEALTH_TIMEOUT = int(os.environ.get("HEALTH_TIMEOUT") or 240)
+VOTES = int(os.environ.get("VOTES") or 200)
+KEEP = os.environ.get("KEEP", "0") == "1"
+SERVICES = ["redis", "db", "nats", "vote", "worker", "result", "vote-ui",
+            "result-ui", "prometheus"]                  # all but traefik
+VOTE_URL = f"http://127.0.0.1:{VOTE_UI_PORT}"
+RESULT_URL = f"http://127.0.0.1:{RESULT_UI_PORT}"
+PROM_URL = f"http://127.0.0.1:{PROMETHEUS_PORT}"
+PY = sys.executable
+T0 = time.time()
+
+# compose.yaml reads these (our images votingapp/NAME:TAG, the host ports)
+os.environ.update(TAG=TAG, VOTE_UI_PORT=VOTE_UI_PORT,
+                  RESULT_UI_PORT=RESULT_UI_PORT,
+                  PROMETHEUS_PORT=PROMETHEUS_PORT)
+for _v in ("COMPOSE_FILE", "COMPOSE_PROFILES"):
+    os.environ.pop(_v, None)
+
+INFO = []          # "# ..." lines of the terminal summary
+STATE = {}         # what one test leaves to a later one (timings, totals)
+
+
+def info(msg):
+    INFO.append(msg)
+
+
+def run(args, env=None, timeout=None, cwd=COMPOSE_DIR):
+    """Runs ARGS; returns (exit code, stdout and stderr together)."""
+    e = dict(os.environ, **(env or {}))
+    try:
+        p = subprocess.run(args, cwd=cwd, env=e, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired as x:
+        out = x.output or ""
+        if isinstance(out, bytes):
+            out = out.decode(errors="replace")
+        return 124, out
+    return p.returncode, p.stdout
+
+
+def compose_cmd():
+    c = os.environ.get("COMPOSE")
+    if c:
+        return shlex.split(c)
+    if run(["docker", "compose", "version"], cwd=ROOT)[0] == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+COMPOSE = None     # set by the session fixture
+
+
+def dc_cmd():
+    """compose with the project name and the monitoring profile (prometheus
+    is one of SERVICES)"""
+    return COMPOSE + ["-p", P, "--profile", "monitoring"]
+
+
+def dc(*args, env=None, timeout=None):
+    """dc_cmd() ARGS: (exit code, output)"""
+    return run(dc_cmd() + list(args), env=env, timeout=timeout)
+
+
+def tail(text, n):
+    return " ".join(text.strip().splitlines()[-n:])
+
+
+def containers(*svcs):
+    """ids of the project's containers (running, not one-offs)"""
+    rc, out = dc("ps", "-q", *svcs)
+    return [x for x in out.split() if len(x) >= 12 and all(
+        c in "0123456789abcdef" for c in x)] if rc == 0 else []
+
+
+def inspect(fmt, obj, kind=None):
+    args = ["docker"] + ([kind] if kind else []) + ["inspect", "-f", fmt, obj]
+    rc, out = run(args)
+    return out.strip() if rc == 0 else ""
+
+
+def wait_healthy(limit):
+    """every container of SERVICES healthy within LIMIT seconds"""
+    end = time.time() + limit
+    fmt = ("{{if .State.Health}}{{.State.Health.Status}}"
+           "{{else}}{{.State.Status}}{{end}}")
+    while True:
+        ids = containers(*SERVICES)
+        if ids and all(inspect(fmt, i) == "healthy" for i in ids):
+            return True
+        if time.time() >= end:
+            lines = [f"not healthy after {limit} s:", dc("ps")[1]]
+            for s in SERVICES:
+                lines.append(f"logs of {s}:")
+                lines.append(dc("logs", "--tail", "15", s)[1])
+            info("\n".join(lines))
+            return False
+        time.sleep(1)
+
+
+def http_get(url, timeout=5):
+    """(status, body); status 0 when nothing answered"""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except (OSError, ValueError):
+        return 0, ""
+
+
+def vote(voter, option, base=None):
+    """POST /api/vote; the HTTP status as a string ("000": no answer)"""
+    body = json.dumps({"vote": option, "voter_id": voter}).encode()
+    req = urllib.request.Request((base or VOTE_URL) + "/api/vote", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            r.read()
+            return str(r.status)
+    except urllib.error.HTTPError as e:
+        return str(e.code)
+    except OSError:
+        return "000"
+
+
+def results():
+    st, body = http_get(RESULT_URL + "/api/results")
+    try:
+        return json.loads(body) if st == 200 else None
+    except ValueError:
+        return None
+
+
+def counts():
+    """(total, a, b) of /api/results, or None"""
+    d = results()
+    if not d:
+        return None
+    by = {x["id"]: x["votes"] for x in d.get("options", [])}
+    return d.get("total"), by.get("a", -1), by.get("b", -1)
+
+
+def wait_results(total, a, b, secs):
+    """/api/results shows exactly these counts within SECS; (ok, last seen)"""
+    end = time.time() + secs
+    while True:
+        c = counts()
+        if c == (total, a, b):
+            return True, c
+        if time.time() >= end:
+            return False, results()
+        time.sleep(0.5)
+
+
+def prom_targets():
+    """sorted "job health" of each active Prometheus target"""
+    st, body = http_get(PROM_URL + "/api/v1/targets?state=active")
+    try:
+        ts = json.loads(body)["data"]["activeTargets"]
+    except (ValueError, KeyError, TypeError):
+        return []
+    return sorted(f'{t["labels"]["job"]} {t["health"]}' for t in ts)
+
+
+def wait_targets(votes, workers, results_, secs):
+    """exactly these targets (and Prometheus itself), every one up;
+    (ok, last seen)"""
+    want = sorted(["vote up"] * votes + ["worker up"] * workers
+                  + ["result up"] * results_ + ["prometheus up"])
+    end = time.time() + secs
+    while True:
+        got = prom_targets()
+        if got == want:
+            return True, got
+        if time.time() >= end:
+            return False, got
+        time.sleep(1)
+
+
+def prom_value(query):
+    """the value of a one-sample query, or None"""
+    q = urllib.parse.urlencode({"query": query})
+    st, body = http_get(f"{PROM_URL}/api/v1/query?{q}")
+    try:
+        r = json.loads(body)["data"]["result"]
+        return float(r[0]["value"][1]) if len(r) == 1 else None
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def wait_prom(query, cond, secs):
+    """cond(value of QUERY) within SECS; (ok, last value)"""
+    end = time.time() + secs
+    while True:
+        v = prom_value(query)
+        if v is not None and cond(v):
+            return True, v
+        if time.time() >= end:
+            return False, v
+        time.sleep(1)
+
+
+def psql_q(sql):
+    """psql as the superuser on the db container's socket; the answer
+    without whitespace"""
+    rc, out = run(dc_cmd() + ["exec", "-T", "db", "psql", "-U",
+                             os.environ.get("POSTGRES_USER", "postgres"), "-d",
+                             os.environ.get("POSTGRES_DB", "postgres"),
+                             "-tAc", sql])
+    return "".join(out.split()) if rc == 0 else f"(exit {rc}: {tail(out, 2)})"
+
+
+def secret(name):
+    with open(os.path.join(os.environ["SECRETS_DIR"], name)) as f:
+        return f.read().rstrip("\n")    # as the shell's $(cat FILE)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "fatal: a failure stops the session (nothing after it "
+        "can pass)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = (yield).get_result()
+    if rep.failed and item.get_closest_marker("fatal"):
+        item.session.shouldstop = f"{item.name} failed: nothing after it " \
+                                  "can pass"
+
+
+def pytest_terminal_summary(terminalreporter):
+    info(f"total time: {int(time.time() - T0)} s")
+    terminalreporter.section("info")
+    for line in INFO:
+        for part in line.splitlines():
+            terminalreporter.write_line("# " + part)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_stack(tmp_path_factory):
+    """dockerd up, compose found, this run's own secrets; at the end
+    `down -v` (KEEP=1: the stack stays up)."""
+    global COMPOSE
+    rc, out = run([os.path.join(HERE, "dockerd-up.sh")], cwd=ROOT)
+    if rc != 0:
+        pytest.exit(f"dockerd is not up: {tail(out, 5)}", returncode=1)
+    COMPOSE = compose_cmd()
+    if not COMPOSE:
+        pytest.exit("docker compose or docker-compose installed: neither "
+                    "is", returncode=1)
+    rc, v = run(COMPOSE + ["version", "--short"])
+    if rc != 0:
+        v = run(COMPOSE + ["version"])[1].splitlines()[0]
+    info(f"compose: {' '.join(COMPOSE)} ({v.strip()})")
+    # secrets of this run only (compose.yaml reads SECRETS_DIR); KEEP=1
+    # keeps them with the stack, so not under pytest's own tmp directory
+    sdir = tempfile.mkdtemp(prefix=f"{P}-secrets.")
+    os.environ["SECRETS_DIR"] = sdir
+    rc, out = run(["sh", os.path.join(COMPOSE_DIR, "secrets", "generate.sh"),
+                   sdir])
+    if rc != 0:
+        pytest.exit(f"compose/secrets/generate.sh failed: {tail(out, 5)}",
+                    returncode=1)
+    STATE["logs"] = tmp_path_factory.mktemp("logs")
+    yield
+    if KEEP:
+        info(f"KEEP=1: the stack stays up (cd compose && "
+             f"{' '.join(COMPOSE)} -p {P} down -v)")
+        return
+    shutil.rmtree(sdir, ignore_errors=True)
+    dc("--profile", "debug", "down", "-v", "--remove-orphans")
+
+
+def log_path(name):
+    """a log file of this run (pytest's temporary directory)"""
+    return str(STATE["logs"] / name)
