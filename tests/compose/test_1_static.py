@@ -223,10 +223,20 @@ def test_own_users(cfg):
         f"{name}: vote, worker, result connect as their own users"
 
 
-def test_nats_auth_conf(cfg):
+def test_nats_server_conf(cfg):
     name, s = cfg
-    assert "/etc/nats/votingapp/auth.conf" in s["nats"].get("command", []), \
-        f"{name}: nats runs with nats/auth.conf"
+    cmd = s["nats"].get("command", [])
+    assert "/etc/nats/votingapp/server.conf" in cmd \
+        and "--http_port" not in cmd and "-m" not in cmd, \
+        f"{name}: nats runs with nats/server.conf (its monitoring port)"
+
+
+def test_nats_server_conf_monitoring_on_loopback():
+    with open(os.path.join(COMPOSE_DIR, "nats", "server.conf")) as f:
+        conf = f.read()
+    assert re.search(r"^http: 127\.0\.0\.1:8222$", conf, re.M) \
+        and re.search(r"^include \./auth\.conf$", conf, re.M), \
+        "nats/server.conf: monitoring on loopback, the users of auth.conf"
 
 
 UIS = (("vote-ui", "voteui", "vote.traefik.me", "5000"),

@@ -81,6 +81,22 @@ def test_nats_refuses(what, pattern, cmd):
     assert_refused(what, pattern, natsc(user, pw or "", *args))
 
 
+def test_nats_monitoring_on_loopback_only():
+    """/connz, /varz and /jsz name users, clients and streams, and have no
+    authentication: the nats container serves them to itself only"""
+    nats = containers("nats")[0]
+    rc, out = dc("exec", "-T", "nats", "wget", "-q", "-O-",
+                 "http://127.0.0.1:8222/varz")
+    assert rc == 0 and '"server_id"' in out, tail(out, 2)
+    ip = inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                 nats)
+    assert ip, "nats has no address on back-tier"
+    assert_refused("NATS monitoring from back-tier", "Connection refused",
+                   dc("run", "--rm", "--no-deps", "-T", "--entrypoint",
+                      "wget", "nats", "-q", "-O-", "-T", "5",
+                      f"http://{ip}:8222/varz"))
+
+
 def redis_vote(*args):
     return redisc("--no-auth-warning", "--user", "vote", "--pass",
                   secret("redis_vote_password"), *args)

@@ -223,10 +223,10 @@ for i in (1, 2, 3):
     arg = lambda f: cm[cm.index(f) + 1] if f in cm else None
     vs = [str(v).split(":")[0] for v in s[n].get("volumes", []) if isinstance(v, str)]
     vols.update(vs)
-    out(arg("-c") == "/etc/nats/votingapp/auth.conf" and arg("--name") == n
+    out(arg("-c") == "/etc/nats/votingapp/server.conf" and arg("--name") == n and "--http_port" not in cm
         and "--jetstream" in cm and arg("--store_dir") == "/data" and vs == [f"nats-{i}-data"]
         and (dep(n).get("placement") or {}).get("constraints") == [f"node.labels.votingapp.nats-{i} == true"],
-        f"{n}: JetStream node {n} with nats/auth.conf, own volume, pinned")
+        f"{n}: JetStream node {n} with nats/server.conf, own volume, pinned")
 out(len(vols) == 3, "nats-1..3: three distinct volumes")
 out(all(s[f"nats-{i}"]["environment"].get("NATS_CLUSTER_ROUTES") == "nats-1:6222,nats-2:6222,nats-3:6222"
         and s[f"nats-{i}"]["environment"].get("NATS_CLUSTER_NAME") == "votingapp"
@@ -472,11 +472,12 @@ RESULT_UI=http://$(ips result-ui | head -n 1):8080
 check "vote-ui resolves to 2 tasks ($VOTE_UIS)" test "$(ips vote-ui | wc -l)" = 2
 check "vote resolves to 2 tasks (dnsrr)" test "$(ips vote | wc -l)" = 2
 
-# jsz NODE: the JetStream view of one NATS node (nats-1..3), as JSON
+# jsz NODE: the JetStream view of one NATS node (nats-1..3), as JSON, from
+# its monitoring port, which answers on the container's loopback only
 jsz() {
-  local ip
-  ip=$(ips "$1" | head -n 1)
-  [ -n "$ip" ] && inns curl -sf -m 5 "http://$ip:8222/jsz?accounts=true&streams=true&config=true"
+  local c
+  c=$(ctr "$1" | head -n 1)
+  [ -n "$c" ] && d exec "$c" wget -q -O- -T 5 "http://127.0.0.1:8222/jsz?accounts=true&streams=true&config=true"
 }
 # stream_info STREAM: "leader replicas current" (replicas: the configured
 # count, current: followers caught up), as the leader sees it (a node reports
@@ -587,6 +588,8 @@ f = s.makefile("rb"); f.readline()
 s.sendall(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"rogue\"}\r\nPING\r\n")
 print(f.readline().decode().strip())' "$nats1" 2>&1)
 check "refused: a route into the NATS cluster without its password ($out)" grep -q "Authorization Violation" <<<"$out"
+out=$(inns curl -sS -m 5 -o /dev/null "http://$nats1:8222/varz" 2>&1)
+check "refused: NATS monitoring from the network ($out)" grep -q "curl: (7)" <<<"$out"
 out=$(inns redis-cli -h "$redis_ip" ping 2>&1)
 check "refused: Redis without a password ($out)" grep -q NOAUTH <<<"$out"
 out=$(PGPASSWORD=$(cat "$SECRETS_DIR/postgres_result_password") inns psql -h "$db_ip" -U result \
