@@ -9,6 +9,7 @@ ports.env) to use that stack instead of starting one.
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -110,9 +111,17 @@ def stack():
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """a free loopback port below the kernel's ephemeral range (32768-), so
+    that no outgoing connection takes it before nginx binds it (as tools/run
+    and tests/fixture pick theirs)"""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 def local_nginx_conf(ui, upstream, upstream_port, port, tmp):

@@ -64,8 +64,19 @@ summary() {
 }
 d() { $DOCKER "$@"; }
 
+# free_port: a free loopback port below the kernel's ephemeral range
+# (32768-), which no outgoing connection can take before it is bound
 free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$PY" -c '
+import random, socket
+while True:
+    p = random.randrange(20000, 32000)
+    try:
+        socket.socket().bind(("127.0.0.1", p))
+        print(p)
+        break
+    except OSError:
+        pass'
 }
 
 # ---------------------------------------------------------------- cleanup
