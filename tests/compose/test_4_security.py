@@ -93,8 +93,8 @@ def test_nats_monitoring_on_loopback_only():
     assert ip, "nats has no address on back-tier"
     assert_refused("NATS monitoring from back-tier", "Connection refused",
                    dc("run", "--rm", "--no-deps", "-T", "--entrypoint",
-                      "wget", "nats", "-q", "-O-", "-T", "5",
-                      f"http://{ip}:8222/varz"))
+                      "wget", "nats", "-q", "-O-", f"http://{ip}:8222/varz",
+                      timeout=60))
 
 
 def redis_vote(*args):

@@ -488,7 +488,7 @@ check "vote resolves to 2 tasks (dnsrr)" test "$(ips vote | wc -l)" = 2
 jsz() {
   local c
   c=$(ctr "$1" | head -n 1)
-  [ -n "$c" ] && d exec "$c" wget -q -O- -T 5 "http://127.0.0.1:8222/jsz?accounts=true&streams=true&config=true"
+  [ -n "$c" ] && d exec "$c" timeout 5 wget -q -O- "http://127.0.0.1:8222/jsz?accounts=true&streams=true&config=true"
 }
 # stream_info STREAM: "leader replicas current" (replicas: the configured
 # count, current: followers caught up), as the leader sees it (a node reports
