@@ -7,6 +7,8 @@ file; crashes found later go there too, as regressions). It makes:
                LLVMFuzzerTestOneInput (tests/fuzz/driver.c); part of //...
   <name>       the libFuzzer binary, tagged manual: only tools/fuzz builds it,
                with clang and --config=fuzz.
+Both get //tests/fuzz:fuzz: the target includes tests/fuzz/fuzz.h (libFuzzer's
+entry points, FUZZ_CHECK).
 """
 
 load("//bazel:copts.bzl", "C_COPTS")
@@ -18,7 +20,7 @@ def fuzz_test(name, srcs, deps = [], size = "small"):
         size = size,
         srcs = srcs,
         copts = C_COPTS,
-        deps = deps + ["//tests/fuzz:driver"],
+        deps = deps + ["//tests/fuzz:driver", "//tests/fuzz:fuzz"],
         data = native.glob([corpus + "/**"]),
         args = [native.package_name() + "/" + corpus],
     )
@@ -27,7 +29,7 @@ def fuzz_test(name, srcs, deps = [], size = "small"):
         srcs = srcs,
         copts = C_COPTS,
         linkopts = ["-fsanitize=fuzzer"],
-        deps = deps,
+        deps = deps + ["//tests/fuzz:fuzz"],
         tags = ["manual"],
         testonly = True,
     )

@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "result/wsproto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 static void check_accept(const uint8_t *data, size_t size)
 {

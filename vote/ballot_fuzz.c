@@ -13,18 +13,7 @@
 
 #include "proto/contract.h"
 #include "vote/ballot.h"
-
-/* libFuzzer's entry point (no header declares them). */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "ballot_fuzz: %s:%d: %s\n", __FILE__, __LINE__,    \
-                    #cond);                                                    \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* A malloc'd NUL-terminated copy of the next line of [*p, end), or of the
  * rest when there is no newline; *p moves past it. */
@@ -45,15 +34,15 @@ static char *take_line(const uint8_t **p, const uint8_t *end)
 static void check_ballot(const struct ballot *b, int rc, const char *why)
 {
     if (rc) {
-        CHECK(why && why[0]);
+        FUZZ_CHECK(why && why[0]);
         return;
     }
-    CHECK(contract_option_index(b->option) >= 0);
-    CHECK(contract_voter_ok(b->voter_id));
-    CHECK(b->format == BALLOT_JSON || b->format == BALLOT_FORM);
+    FUZZ_CHECK(contract_option_index(b->option) >= 0);
+    FUZZ_CHECK(contract_voter_ok(b->voter_id));
+    FUZZ_CHECK(b->format == BALLOT_JSON || b->format == BALLOT_FORM);
     if (b->new_voter)
-        CHECK(strlen(b->voter_id) == 16 &&
-              strspn(b->voter_id, "0123456789abcdef") == 16);
+        FUZZ_CHECK(strlen(b->voter_id) == 16 &&
+                   strspn(b->voter_id, "0123456789abcdef") == 16);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,18 +15,7 @@
 
 #include "proto/contract.h"
 #include "vote/ballot.h"
-
-/* libFuzzer's entry point (no header declares them). */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "voter_fuzz: %s:%d: %s\n", __FILE__, __LINE__,     \
-                    #cond);                                                    \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* The rule of ballot.h spelled out a second way, character by character. */
 static int id_rule(const char *s)
@@ -94,20 +83,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char out[CONTRACT_VOTER_MAX + 1], ref[CONTRACT_VOTER_MAX + 1];
     long n;
 
-    CHECK(contract_voter_ok(qs) == id_rule(qs));
+    FUZZ_CHECK(contract_voter_ok(qs) == id_rule(qs));
     if (ballot_query_voter(qs, cookie, out, sizeof(out)) == 0) {
-        CHECK(out[0] == '\0' || id_rule(out));
+        FUZZ_CHECK(out[0] == '\0' || id_rule(out));
         /* an id taken from the query is the whole value, NULs and all */
         n = query_value(qs, ref, sizeof(ref));
         if (n >= 0)
-            CHECK((size_t)n == strlen(out) && memcmp(ref, out, n) == 0);
+            FUZZ_CHECK((size_t)n == strlen(out) && memcmp(ref, out, n) == 0);
     }
     if (ballot_query_voter(NULL, cookie, out, sizeof(out)) == 0)
-        CHECK(out[0] == '\0' || id_rule(out));
+        FUZZ_CHECK(out[0] == '\0' || id_rule(out));
     if (ballot_cookie_voter(cookie, out, sizeof(out)) == 0)
-        CHECK(out[0] == '\0' || id_rule(out));
+        FUZZ_CHECK(out[0] == '\0' || id_rule(out));
     else
-        CHECK(out[0] == '\0');
+        FUZZ_CHECK(out[0] == '\0');
     free(cookie);
     free(qs);
     return 0;

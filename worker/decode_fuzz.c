@@ -13,18 +13,7 @@
 #include "proto/contract.h"
 #include "proto/vote.pb-c.h"
 #include "worker/decode.h"
-
-/* libFuzzer's entry point (no header declares them). */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "decode_fuzz: %s:%d: %s\n", __FILE__, __LINE__,    \
-                    #cond);                                                    \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* Packs v again and checks that it decodes to the same vote. */
 static void check_roundtrip(const struct vote *v)
@@ -38,12 +27,12 @@ static void check_roundtrip(const struct vote *v)
     vc.voter_id = (char *)v->voter;
     vc.option = (char *)v->option;
     vc.cast_at_ms = v->cast_at_ms;
-    CHECK(voting__v1__vote_cast__get_packed_size(&vc) <= sizeof(buf));
+    FUZZ_CHECK(voting__v1__vote_cast__get_packed_size(&vc) <= sizeof(buf));
     n = voting__v1__vote_cast__pack(&vc, buf);
-    CHECK(decode_vote(buf, n, &again, &reason) == 0);
-    CHECK(strcmp(again.voter, v->voter) == 0);
-    CHECK(strcmp(again.option, v->option) == 0);
-    CHECK(again.cast_at_ms == v->cast_at_ms);
+    FUZZ_CHECK(decode_vote(buf, n, &again, &reason) == 0);
+    FUZZ_CHECK(strcmp(again.voter, v->voter) == 0);
+    FUZZ_CHECK(strcmp(again.option, v->option) == 0);
+    FUZZ_CHECK(again.cast_at_ms == v->cast_at_ms);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -53,15 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = decode_vote(data, size, &v, &reason);
 
     if (rc) {
-        CHECK(reason && reason[0]);
+        FUZZ_CHECK(reason && reason[0]);
         return 0;
     }
-    CHECK(reason == NULL);
-    CHECK(contract_voter_ok(v.voter));
-    CHECK(strlen(v.voter) <= CONTRACT_VOTER_MAX);
-    CHECK(contract_option_index(v.option) >= 0);
-    CHECK(v.cast_at_ms >= 0);
-    CHECK(v.seq == 0);
+    FUZZ_CHECK(reason == NULL);
+    FUZZ_CHECK(contract_voter_ok(v.voter));
+    FUZZ_CHECK(strlen(v.voter) <= CONTRACT_VOTER_MAX);
+    FUZZ_CHECK(contract_option_index(v.option) >= 0);
+    FUZZ_CHECK(v.cast_at_ms >= 0);
+    FUZZ_CHECK(v.seq == 0);
     check_roundtrip(&v);
     return 0;
 }

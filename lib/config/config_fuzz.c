@@ -17,19 +17,7 @@
 
 #include "lib/config/config.h"
 #include "lib/log/log.h"
-
-/* libFuzzer's entry point and init hook (no header declares them). */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "config_fuzz: %s:%d: %s\n", __FILE__, __LINE__,    \
-                    #cond);                                                    \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static const char *const SCHEMES[] = {"nats", "redis", "postgres"};
 
@@ -67,17 +55,17 @@ static void fuzz_url(const char *v, unsigned pick)
 
     if (config_parse_url(v, scheme, 4222, &u))
         return;
-    CHECK(strcmp(u.raw, v) == 0);
-    CHECK(strcmp(u.scheme, scheme) == 0);
-    CHECK(u.host[0] != '\0');
-    CHECK(u.port >= 1);
-    CHECK(strlen(u.host) < sizeof(u.host));
-    CHECK(strlen(u.user) < sizeof(u.user));
-    CHECK(strlen(u.password) < sizeof(u.password));
-    CHECK(!strpbrk(u.host, "/?#@ \t\r\n"));
+    FUZZ_CHECK(strcmp(u.raw, v) == 0);
+    FUZZ_CHECK(strcmp(u.scheme, scheme) == 0);
+    FUZZ_CHECK(u.host[0] != '\0');
+    FUZZ_CHECK(u.port >= 1);
+    FUZZ_CHECK(strlen(u.host) < sizeof(u.host));
+    FUZZ_CHECK(strlen(u.user) < sizeof(u.user));
+    FUZZ_CHECK(strlen(u.password) < sizeof(u.password));
+    FUZZ_CHECK(!strpbrk(u.host, "/?#@ \t\r\n"));
     /* config_url() reads the same thing from the environment */
     put(env_url, sizeof(env_url), "FUZZ_URL", v);
-    CHECK(config_url("FUZZ_URL", "", scheme, 4222, &u) == 0);
+    FUZZ_CHECK(config_url("FUZZ_URL", "", scheme, 4222, &u) == 0);
 }
 
 static void fuzz_numbers(const char *v)
@@ -87,9 +75,9 @@ static void fuzz_numbers(const char *v)
 
     put(env_num, sizeof(env_num), "FUZZ_NUM", v);
     if (config_long("FUZZ_NUM", 7, -5, 1000, &x) == 0)
-        CHECK(x >= -5 && x <= 1000);
+        FUZZ_CHECK(x >= -5 && x <= 1000);
     if (config_port("FUZZ_NUM", 5000, &port) == 0)
-        CHECK(port >= 1);
+        FUZZ_CHECK(port >= 1);
 }
 
 static void fuzz_str(const char *v)
@@ -98,7 +86,7 @@ static void fuzz_str(const char *v)
 
     put(env_str, sizeof(env_str), "FUZZ_STR", v);
     if (config_str("FUZZ_STR", "def", out, sizeof(out)) == 0)
-        CHECK(strlen(out) < sizeof(out));
+        FUZZ_CHECK(strlen(out) < sizeof(out));
 }
 
 /* The secret file holds the raw bytes, as a mounted secret would. */
@@ -115,11 +103,11 @@ static void fuzz_secret(const uint8_t *p, size_t n)
     unsetenv("FUZZ_SECRET");
     setenv("FUZZ_SECRET_FILE", secret_path, 1); /* the same value: no leak */
     if (config_secret("FUZZ_SECRET", "", out, sizeof(out)) == 0) {
-        CHECK(strlen(out) < sizeof(out));
-        CHECK(!strpbrk(out, "\r\n"));
+        FUZZ_CHECK(strlen(out) < sizeof(out));
+        FUZZ_CHECK(!strpbrk(out, "\r\n"));
     }
     setenv("FUZZ_SECRET", "both", 1); /* NAME and NAME_FILE: refused */
-    CHECK(config_secret("FUZZ_SECRET", "", out, sizeof(out)) != 0);
+    FUZZ_CHECK(config_secret("FUZZ_SECRET", "", out, sizeof(out)) != 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,18 +13,7 @@
 #include <jansson.h>
 
 #include "lib/log/log.h"
-
-/* libFuzzer's entry point (no header declares it). */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "log_fuzz: %s:%d: %s\n", __FILE__, __LINE__,       \
-                    #cond);                                                    \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -42,12 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size - 1] = '\0';
     memset(out, 'Z', sizeof(out));
     log_quote(out, n, text);
-    CHECK(memchr(out, '\0', n) != NULL);
+    FUZZ_CHECK(memchr(out, '\0', n) != NULL);
     j = json_loads(out, JSON_DECODE_ANY, NULL);
-    CHECK(j && json_is_string(j));
+    FUZZ_CHECK(j && json_is_string(j));
     /* nothing lost but what did not fit: a short text comes back whole */
     if (strlen(text) * 6 + 8 <= n && !strstr(out, "\\ufffd"))
-        CHECK(strcmp(json_string_value(j), text) == 0);
+        FUZZ_CHECK(strcmp(json_string_value(j), text) == 0);
     json_decref(j);
     free(text);
     return 0;

@@ -13,18 +13,7 @@
 
 #include "lib/config/config.h"
 #include "lib/natsconn/natsconn.h"
-
-/* libFuzzer's entry point (no header declares it). */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "natsconn_fuzz: %s:%d: %s\n", __FILE__, __LINE__,  \
-                    #cond);                                                    \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* 1 when the entry that starts s (up to a comma) holds no '@'. */
 static int no_userinfo(const char *s)
@@ -43,15 +32,15 @@ static void check_list(const char *list)
     int bad, i;
 
     if (natsconn_parse(&c, list, &bad)) {
-        CHECK(bad >= 0 && bad <= NATSCONN_MAX_SERVERS);
+        FUZZ_CHECK(bad >= 0 && bad <= NATSCONN_MAX_SERVERS);
         return;
     }
-    CHECK(c.n_servers >= 1 && c.n_servers <= NATSCONN_MAX_SERVERS);
+    FUZZ_CHECK(c.n_servers >= 1 && c.n_servers <= NATSCONN_MAX_SERVERS);
     for (i = 0; i < c.n_servers; i++)
-        CHECK(config_parse_url(c.servers[i], "nats", NATSCONN_DEFAULT_PORT,
-                               &u) == 0);
+        FUZZ_CHECK(config_parse_url(c.servers[i], "nats", NATSCONN_DEFAULT_PORT,
+                                    &u) == 0);
     for (p = c.redacted; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-        CHECK(no_userinfo(p));
+        FUZZ_CHECK(no_userinfo(p));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -66,10 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_list(s);
     /* what redact_list() does with each entry of a list it refused */
     natsconn_redact(s, out, sizeof(out));
-    CHECK(strlen(out) < sizeof(out));
+    FUZZ_CHECK(strlen(out) < sizeof(out));
     entry = strchr(s, ',') ? NULL : s;
     if (entry && out[0])
-        CHECK(no_userinfo(out));
+        FUZZ_CHECK(no_userinfo(out));
     free(s);
     return 0;
 }
