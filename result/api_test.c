@@ -27,7 +27,7 @@
 
 #include "lib/http/http.h"
 #include "result/api.h"
-#include "result/hub.h"
+#include "result/loop.h"
 #include "lib/mono/mono.h"
 #include "result/wsproto.h"
 #include "result/wstest.h"
@@ -37,7 +37,7 @@
 
 struct server {
     struct mg_context *ctx;
-    struct hub *hub;
+    struct loop *loop;
     struct api *api;
     struct http_opts http;
     uint16_t port;
@@ -47,15 +47,14 @@ struct server {
 static void server_start3(struct server *s, unsigned max_clients,
                           unsigned threads, unsigned ping_ms)
 {
-    struct hub_opts ho = {.max_clients = max_clients, .write = api_ws_write};
-    struct api_opts ao = {.ping_ms = ping_ms};
+    struct loop_opts lo = {.max_clients = max_clients, .ping_ms = ping_ms};
 
     memset(s, 0, sizeof(*s));
-    assert_int_equal(hub_new(&s->hub, &ho), 0);
+    assert_int_equal(loop_start(&s->loop, &lo), 0);
     s->http.listen = "127.0.0.1:0";
     s->http.threads = threads;
     assert_int_equal(http_start(&s->ctx, &s->http), 0);
-    assert_int_equal(api_start(&s->api, s->ctx, s->hub, &ao), 0);
+    assert_int_equal(api_start(&s->api, s->ctx, s->loop), 0);
     s->port = http_port(s->ctx);
 }
 
@@ -64,13 +63,17 @@ static void server_start(struct server *s, unsigned max_clients)
     server_start3(s, max_clients, max_clients + 8, 0);
 }
 
+/* Every slot is given back once the clients are gone. */
 static void server_stop(struct server *s)
 {
-    api_stop(s->api);
+    int64_t t0 = mono_ms();
+
     http_stop(s->ctx);
     api_free(s->api);
-    assert_int_equal(hub_count(s->hub), 0);
-    hub_free(s->hub);
+    while (loop_count(s->loop) > 0 && mono_ms() - t0 < 5000)
+        mono_sleep_ms(10);
+    assert_int_equal(loop_count(s->loop), 0);
+    loop_free(s->loop);
 }
 
 /* A snapshot of the real shape whose total is `total`, padded to at
@@ -90,7 +93,7 @@ static void publish(struct server *s, long long total, size_t size)
                  "{\"id\":\"b\",\"label\":\"Dogs\",\"votes\":0}],"
                  "\"total\":%lld,\"as_of\":\"2026-11-27T18:00:00.000Z\"}",
                  pad, total, total);
-    assert_int_equal(hub_publish(s->hub, json, (size_t)n, 1), 0);
+    assert_int_equal(loop_publish(s->loop, json, (size_t)n, 1), 0);
 }
 
 static void test_api_results(void **state)
@@ -169,7 +172,7 @@ static void test_api_ws_many_clients(void **state)
         assert_int_equal(wstest_open(&w[i], s.port, WS), 0);
     for (i = 0; i < MANY; i++)
         assert_int_equal(wstest_wait_total(&w[i], 1, 2000), 0);
-    assert_int_equal(hub_count(s.hub), MANY);
+    assert_int_equal(loop_count(s.loop), MANY);
     t0 = mono_ms();
     publish(&s, 2, 4);
     for (i = 0; i < MANY; i++)
@@ -268,7 +271,7 @@ static void test_api_close_all_sends_close_frames(void **state)
     publish(&s, 1, 4);
     assert_int_equal(wstest_open(&w, s.port, WS), 0);
     assert_int_equal(wstest_wait_total(&w, 1, 1000), 0);
-    assert_int_equal(hub_close_all(s.hub, 1001, 1000), 0);
+    assert_int_equal(loop_close_all(s.loop, 1001, 1000), 0);
     assert_int_equal(wstest_wait_closed(&w, 2000), 0);
     assert_int_equal(w.close_code, 1001);
     wstest_close(&w);
@@ -409,7 +412,7 @@ static void test_api_ws_many_small_messages_kept_flat(void **state)
     print_message("%zu bytes of small messages, RSS %+ld KiB\n", sent,
                   wstest_rss_kb(0) - r.rss0);
     assert_true(wstest_rss_kb(0) - r.rss0 < RSS_SLACK_KB);
-    assert_int_equal(hub_count(s.hub), 2);
+    assert_int_equal(loop_count(s.loop), 2);
     publish(&s, 2, 4);
     assert_int_equal(wstest_wait_total(&good, 2, 2000), 0);
     assert_int_equal(wstest_wait_hangup(r.fd, 100, &code), -ETIMEDOUT);
@@ -468,10 +471,10 @@ static void test_api_ws_full_hub_drops_extra(void **state)
         assert_int_equal(wstest_wait_hangup(fd, 5000, NULL), 0);
         close(fd);
     }
-    assert_int_equal(hub_count(s.hub), 2);
+    assert_int_equal(loop_count(s.loop), 2);
     wstest_close(&a);
     t0 = mono_ms(); /* the client may see the hang-up before the slot frees */
-    while (hub_count(s.hub) > 1 && mono_ms() - t0 < 5000)
+    while (loop_count(s.loop) > 1 && mono_ms() - t0 < 5000)
         mono_sleep_ms(10);
     assert_int_equal(wstest_open(&c, s.port, WS), 0);
     assert_int_equal(wstest_wait_total(&c, 1, 2000), 0);
