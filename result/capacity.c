@@ -137,7 +137,7 @@ long capacity_fit(const struct capacity_limits *costs, long requested)
              "\"threads\":%ld,\"client_kb\":%ld,\"descriptors\":%ld,"
              "\"nofile\":%ld,\"memory_limit\":%lld",
              n, requested == CAPACITY_AUTO ? "true" : "false", by,
-             l.http_threads + 2, (n * l.client_bytes) >> 10,
+             l.http_threads + CAPACITY_OWN_THREADS, (n * l.client_bytes) >> 10,
              n + l.fixed_fds + l.http_threads, l.nofile, l.memory);
     return n;
 }

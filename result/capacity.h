@@ -11,6 +11,9 @@
 
 #define CAPACITY_NONE (-1)     /* no such limit */
 #define CAPACITY_AUTO 1000000L /* RESULT_MAX_CLIENTS unset: what fits */
+/* Threads beside civetweb's workers: main, tally, the loop, civetweb's
+ * master. */
+#define CAPACITY_OWN_THREADS 4
 
 struct capacity_limits {
     long nofile;        /* RLIMIT_NOFILE (soft, raised to the hard), or NONE */

@@ -320,7 +320,7 @@ static void test_main_max_clients_clamped(void **state)
                                 "\"limited_by\":\"descriptors\""));
     assert_non_null(strstr(out, "\"event\":\"sized\",\"max_clients\":864,"
                                 "\"auto\":false,\"limited_by\":"
-                                "\"descriptors\",\"threads\":34,"));
+                                "\"descriptors\",\"threads\":36,"));
 }
 
 /* RESULT_MAX_CLIENTS unset: as many as the descriptors allow, said at
