@@ -279,6 +279,37 @@ static void test_loop_close_all(void **state)
     loop_free(l);
 }
 
+/* Shutdown with a slow viewer in the middle of a frame: the frame is
+ * finished, then the close frame is sent whole, then the connection ends
+ * (the close is never cut short). */
+static void test_loop_close_after_frame_in_flight(void **state)
+{
+    struct loop *l = start(4, 0, 0);
+    struct peer slow;
+    char big[3000];
+    int k;
+
+    memset(big, 'y', sizeof(big));
+    big[0] = '"';
+    big[sizeof(big) - 2] = '"';
+    big[sizeof(big) - 1] = '\0';
+    adopt(l, &slow, "10.0.0.1", 1024);
+    for (k = 0; k < 200; k++) { /* far more than the socket holds */
+        snprintf(big + 1, 12, "%010d", k);
+        big[11] = 'y';
+        publish(l, big);
+    }
+    mono_sleep_ms(100);
+    assert_true(loop_close_all(l, 1001, 0) <= 1); /* not flushed yet */
+    assert_int_equal(wait_for(&slow, NULL, WAIT_MS), 0);
+    assert_int_equal(slow.close_code, 1001);
+    assert_true(slow.frames >= 1);
+    /* then our side is shut: EOF once the client has read everything */
+    assert_int_equal(wait_for(&slow, "never", WAIT_MS), 1);
+    close(slow.fd);
+    loop_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_loop_stalled_viewer_dropped),
         cmocka_unit_test(test_loop_caps),
         cmocka_unit_test(test_loop_close_all),
+        cmocka_unit_test(test_loop_close_after_frame_in_flight),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
