@@ -170,7 +170,6 @@ static void refuse(struct mg_connection *c, int rc)
 static int on_ws_connect(const struct mg_connection *cc, void *arg)
 {
     struct mg_connection *c = (struct mg_connection *)cc;
-    const struct mg_request_info *ri = mg_get_request_info(c);
     const char *key = mg_get_header(c, "Sec-WebSocket-Key");
     char accept[WSPROTO_ACCEPT_LEN + 1];
     struct api *a = arg;
@@ -181,13 +180,13 @@ static int on_ws_connect(const struct mg_connection *cc, void *arg)
         http_send_error(c, 400, "bad Sec-WebSocket-Key");
         return 1;
     }
-    fd = find_socket(a, ri);
+    fd = find_socket(a, mg_get_request_info(c));
     if (fd < 0) {
         log_error("ws_socket_not_found", "%s", "\"hint\":\"civetweb build\"");
         http_send_error(c, 500, "WebSocket unavailable");
         return 1;
     }
-    rc = loop_reserve(a->loop, ri->remote_addr, &v);
+    rc = loop_reserve(a->loop, mg_get_request_info(c)->remote_addr, &v);
     if (rc) {
         refuse(c, rc);
         return 1;
