@@ -10,8 +10,8 @@
 //     vote, and measures how many clients see it and how fast
 //   hold RESULT_URL N SECONDS
 //     opens N WebSockets, prints {"held":n} once all have their snapshot,
-//     keeps them (reading every frame) for SECONDS, then closes them: the
-//     audience while tools/bench measures P3
+//     keeps them (reading every frame, parsing none) for SECONDS, then
+//     closes them: the audience while tools/bench measures P3
 import http from 'node:http';
 
 const [mode, ...args] = process.argv.slice(2);
@@ -129,10 +129,20 @@ async function clients(resultUrl, voteUrl, n, prefix) {
   };
 }
 
+// A viewer that reads every frame but parses none (the audience's own
+// CPU is not what P3 measures): resolves on its first frame.
+function openQuiet(url) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.onmessage = () => { ws.onmessage = () => {}; resolve(ws); };
+    ws.onerror = () => reject(new Error('websocket error on ' + url));
+  });
+}
+
 async function hold(resultUrl, n, seconds) {
   const sockets = [];
   for (let i = 0; i < n; i++) {
-    sockets.push(open(wsUrl(resultUrl), () => {}).catch((e) => e));
+    sockets.push(openQuiet(wsUrl(resultUrl)).catch((e) => e));
     if (i % 50 === 49) await sleep(5);
   }
   const opened = await Promise.all(sockets);
