@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib/log/log.h"
@@ -364,50 +365,79 @@ static void close_flushed(struct loop *l, struct loop_viewer *v)
     }
 }
 
-/* The next bytes to send: the frame in progress, then ours, then the
- * latest snapshot. 0 when there is nothing. */
-static size_t next_out(struct loop_viewer *v, const char **p)
+/* What to send next, in order, in at most two pieces (one sendmsg): the
+ * frame in progress, then our bytes queued behind it; or our bytes, then
+ * the latest snapshot. Returns the number of pieces. */
+static int gather(struct loop_viewer *v, struct iovec *iov)
 {
-    if (!v->cur && v->own_off == v->own_len && v->want) {
-        v->cur = v->want;
-        v->want = NULL;
-        v->cur_off = 0;
-    }
+    size_t own = (size_t)(v->own_len - v->own_off);
+    int k = 0;
+
     if (v->cur) {
-        *p = frame_of(v->cur) + v->cur_off;
-        return v->cur->hdr + v->cur->len - v->cur_off;
+        iov[k].iov_base = (void *)(frame_of(v->cur) + v->cur_off);
+        iov[k++].iov_len = v->cur->hdr + v->cur->len - v->cur_off;
     }
-    *p = (const char *)v->own + v->own_off;
-    return (size_t)(v->own_len - v->own_off);
+    if (own) {
+        iov[k].iov_base = v->own + v->own_off;
+        iov[k++].iov_len = own;
+    }
+    if (!v->cur && v->want) {
+        iov[k].iov_base = (void *)frame_of(v->want);
+        iov[k++].iov_len = v->want->hdr + v->want->len;
+    }
+    return k;
 }
 
-static void sent(struct loop *l, struct loop_viewer *v, size_t n)
+/* Takes n bytes of the frame in progress; 0 when it is done. */
+static size_t take_frame(struct loop *l, struct loop_viewer *v, size_t n)
 {
-    if (!v->cur) {
-        v->own_off = (uint16_t)(v->own_off + n);
-        if (v->own_off == v->own_len)
-            v->own_off = v->own_len = 0;
-        return;
+    size_t left = v->cur->hdr + v->cur->len - v->cur_off;
+
+    if (n < left) {
+        v->cur_off += n;
+        return 0;
     }
-    v->cur_off += n;
-    if (v->cur_off < v->cur->hdr + v->cur->len)
-        return;
     snap_unref(v->cur);
     v->cur = NULL;
     count_metric(l->m_frames);
+    return n - left;
+}
+
+/* n bytes went out, in gather()'s order. */
+static void sent(struct loop *l, struct loop_viewer *v, size_t n)
+{
+    size_t own = (size_t)(v->own_len - v->own_off);
+
+    if (v->cur) {
+        n = take_frame(l, v, n);
+        if (v->cur)
+            return;
+    }
+    if (n < own) {
+        v->own_off = (uint16_t)(v->own_off + n);
+        return;
+    }
+    v->own_off = v->own_len = 0;
+    n -= own;
+    if (n > 0) { /* into the latest snapshot: it is now in progress */
+        v->cur = v->want;
+        v->want = NULL;
+        v->cur_off = 0;
+        take_frame(l, v, n);
+    }
 }
 
 /* Writes what v has queued until done or the socket is full. */
 static void flush(struct loop *l, struct loop_viewer *v)
 {
-    const char *p;
-    size_t len;
+    struct iovec iov[2];
+    struct msghdr m = {.msg_iov = iov};
     ssize_t n;
 
     if (v->state == V_DRAIN)
         return;
-    while ((len = next_out(v, &p)) > 0) {
-        n = send(v->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while ((m.msg_iovlen = (size_t)gather(v, iov)) > 0) {
+        n = sendmsg(v->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             sent(l, v, (size_t)n);
             continue;
