@@ -1,5 +1,5 @@
-/* loop.c - the viewers' event loop; see loop.h. Everything in struct
- * viewer past `fd` is the loop thread's alone once the viewer is adopted;
+/* loop.c - the viewers' event loop; see loop.h. Once adopted, a viewer
+ * is the loop thread's alone (but for its addr entry, under l->mu);
  * l->mu guards the admission counts, the address table, the current
  * snapshot and what other threads hand to the loop (adopted viewers, a
  * broadcast, a close request, stop). */
