@@ -1,10 +1,11 @@
-/* api.c - civetweb handlers for /api/results and its WebSocket; see
- * api.h. Each WebSocket holds one civetweb worker thread (its reader, in
- * ws_serve()) and one hub writer thread. */
+/* api.c - civetweb handlers for /api/results and its WebSocket, and the
+ * hand-over of an upgraded socket to the loop; see api.h. */
 #include "result/api.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,23 +14,18 @@
 
 #include "lib/http/http.h"
 #include "lib/log/log.h"
-#include "result/hub.h"
-#include "result/ws.h"
+#include "result/loop.h"
 #include "result/wsproto.h"
 
 #define WS_PATH "/api/results/ws"
+/* Bytes after mg_get_request_info()'s struct where the socket is looked
+ * for (see find_socket()). */
+#define SOCK_SPAN 64
 
 struct api {
-    struct hub *hub;
-    unsigned ping_ms;
-    int stop_pipe[2]; /* [0] turns readable at api_stop() */
-    atomic_int stopping;
+    struct loop *loop;
+    atomic_long sock_off; /* where civetweb keeps the socket; -1 unknown */
 };
-
-int api_ws_write(void *conn, const char *frame, size_t len)
-{
-    return ws_write(conn, frame, len);
-}
 
 static int is_get(struct mg_connection *c)
 {
@@ -47,7 +43,7 @@ static int on_results(struct mg_connection *c, void *arg)
 
     if (!is_get(c))
         return http_send_error(c, 405, "use GET for /api/results");
-    rc = hub_current(a->hub, buf, sizeof(buf), &len);
+    rc = loop_current(a->loop, buf, sizeof(buf), &len);
     if (rc == -ENODATA)
         return http_send_json(
             c, 503, json_pack("{s:s}", "error", "results not available yet"),
@@ -63,84 +59,150 @@ static int on_ws_plain(struct mg_connection *c, void *arg)
     return http_send_error(c, 400, "WebSocket upgrade required");
 }
 
-struct admit {
-    struct api *api;
-    struct ws_conn *conn;
-    struct hub_client *client;
-};
-
-/* Under the connection's write lock, before the 101: the hub slot and the
- * writer thread, or a refusal. */
-static int admit(void *arg)
+/* The port and printed address of a socket address. */
+static int addr_of(const struct sockaddr_storage *sa, char *host, size_t n)
 {
-    struct admit *ad = arg;
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
 
-    if (atomic_load(&ad->api->stopping))
-        return -ESHUTDOWN;
-    return hub_add(ad->api->hub, ad->conn, &ad->client);
+    if (sa->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &v4->sin_addr, host, (socklen_t)n);
+        return ntohs(v4->sin_port);
+    }
+    if (sa->ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &v6->sin6_addr, host, (socklen_t)n);
+        return ntohs(v6->sin6_port);
+    }
+    return -1;
 }
 
-/* One WebSocket, from the 101 to the end, on the socket fd. */
-static void serve(struct api *a, struct mg_connection *c, int fd,
-                  const char *accept)
+/* Is fd the TCP connection of this request (peer address and port, our
+ * port)? */
+static int is_conn(int fd, const struct mg_request_info *ri)
 {
-    struct ws_conn wc;
-    struct admit ad = {.api = a, .conn = &wc};
-    enum ws_end end;
-    int rc;
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    char host[INET6_ADDRSTRLEN];
 
-    ws_conn_init(&wc, fd, a->ping_ms);
-    rc = ws_handshake(&wc, accept, admit, &ad);
-    if (rc == -EBUSY || rc == -ESHUTDOWN || rc == -EAGAIN || rc == -ENOMEM) {
-        log_warn("ws_refused", "\"error\":%d", rc);
-        http_send_json(
-            c, 503,
-            json_pack("{s:s}", "error",
-                      rc == -EBUSY ? "too many clients" : "try again later"),
-            "Retry-After: 1\r\n");
-    } else if (rc == 0) {
-        end = ws_serve(&wc, a->stop_pipe[0]);
-        if (end == WS_END_REFUSED || end == WS_END_TIMEOUT ||
-            end == WS_END_WRITE_FAILED)
-            log_info("ws_dropped", "\"reason\":\"%s\"", ws_end_name(end));
-        else
-            log_debug("ws_closed", "\"reason\":\"%s\"", ws_end_name(end));
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) ||
+        addr_of(&sa, host, sizeof(host)) != ri->remote_port ||
+        strcmp(host, ri->remote_addr))
+        return 0;
+    len = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len))
+        return 0;
+    return addr_of(&sa, host, sizeof(host)) == ri->server_port;
+}
+
+static int sock_at(const struct mg_request_info *ri, long off)
+{
+    int fd;
+
+    memcpy(&fd, (const char *)ri + off, sizeof(fd));
+    return fd > 2 && is_conn(fd, ri) ? fd : -1;
+}
+
+/* The socket of civetweb's connection. civetweb 1.15 has no call that
+ * returns it; its struct mg_connection holds it a few fields after the
+ * request_info that mg_get_request_info() points to (and the public
+ * response_info), at an offset that depends on build options. So the
+ * ints there are tried once, the one that is this very connection (peer
+ * address and port, our port) is remembered, and every later connection
+ * is checked the same way: O(1), and a civetweb built otherwise gets a
+ * 500 and a log line, never a wrong socket. */
+static int find_socket(struct api *a, const struct mg_request_info *ri)
+{
+    long base = (long)(sizeof(*ri) + sizeof(struct mg_response_info));
+    long off = atomic_load(&a->sock_off), o;
+    int fd;
+
+    if (off >= 0)
+        return sock_at(ri, off);
+    for (o = base; o < base + SOCK_SPAN; o += (long)sizeof(int)) {
+        fd = sock_at(ri, o);
+        if (fd >= 0) {
+            atomic_store(&a->sock_off, o);
+            log_debug("ws_socket_found", "\"offset\":%ld", o);
+            return fd;
+        }
     }
-    if (rc && ad.client)
-        shutdown(fd, SHUT_RDWR);   /* the 101 failed: end the writer's sends */
-    hub_remove(a->hub, ad.client); /* NULL-safe */
-    ws_conn_destroy(&wc);
+    return -1;
+}
+
+/* Takes the connection away from civetweb: a copy of the socket is ours,
+ * and civetweb's descriptor number now names an unconnected socket, which
+ * it shuts down and closes as it ends the request, leaving ours alone. */
+static int take_socket(int fd)
+{
+    int mine = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int dummy, rc;
+
+    if (mine < 0)
+        return -errno;
+    dummy = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (dummy < 0 || dup2(dummy, fd) < 0) {
+        rc = -errno;
+        close(mine);
+        if (dummy >= 0)
+            close(dummy);
+        return rc;
+    }
+    close(dummy);
+    return mine;
+}
+
+static void refuse(struct mg_connection *c, int rc)
+{
+    const char *why = rc == -EBUSY    ? "too many clients"
+                      : rc == -EUSERS ? "too many clients from your address"
+                                      : "try again later";
+
+    log_warn("ws_refused", "\"error\":%d,\"why\":\"%s\"", rc, why);
+    http_send_json(c, 503, json_pack("{s:s}", "error", why),
+                   "Retry-After: 1\r\n");
 }
 
 /* civetweb calls this for an upgrade on WS_PATH once the key and version
- * are checked, with the connection not yet answered. The whole WebSocket
- * runs here; returning 1 tells civetweb not to do its own handshake, and
- * it then closes the connection. civetweb hands the connection as const,
- * and its own handlers write through it: so do we. */
+ * are checked, with the connection not yet answered; returning 1 tells it
+ * not to do its own handshake, and it then ends the connection (by then
+ * an empty one, see take_socket()). civetweb hands the connection as
+ * const, and its own handlers write through it: so do we. */
 static int on_ws_connect(const struct mg_connection *cc, void *arg)
 {
     struct mg_connection *c = (struct mg_connection *)cc;
-    const struct mg_request_info *ri = mg_get_request_info(c);
     const char *key = mg_get_header(c, "Sec-WebSocket-Key");
     char accept[WSPROTO_ACCEPT_LEN + 1];
-    int fd;
+    struct api *a = arg;
+    struct loop_viewer *v;
+    int fd, rc;
 
     if (!key || wsproto_accept(key, accept)) {
         http_send_error(c, 400, "bad Sec-WebSocket-Key");
         return 1;
     }
-    fd = ws_find_socket(ri->remote_addr, ri->remote_port, ri->server_port);
+    fd = find_socket(a, mg_get_request_info(c));
     if (fd < 0) {
-        log_error("ws_socket_not_found", "\"error\":%d", fd);
+        log_error("ws_socket_not_found", "%s", "\"hint\":\"civetweb build\"");
         http_send_error(c, 500, "WebSocket unavailable");
         return 1;
     }
-    serve(arg, c, fd, accept);
+    rc = loop_reserve(a->loop, mg_get_request_info(c)->remote_addr, &v);
+    if (rc) {
+        refuse(c, rc);
+        return 1;
+    }
+    fd = take_socket(fd);
+    if (fd < 0) {
+        loop_unreserve(a->loop, v);
+        log_error("ws_takeover_failed", "\"error\":%d", fd);
+        http_send_error(c, 500, "WebSocket unavailable");
+        return 1;
+    }
+    loop_adopt(a->loop, v, fd, accept);
     return 1;
 }
 
-int api_start(struct api **out, struct mg_context *ctx, struct hub *h,
-              const struct api_opts *o)
+int api_start(struct api **out, struct mg_context *ctx, struct loop *l)
 {
     struct api *a;
 
@@ -148,12 +210,8 @@ int api_start(struct api **out, struct mg_context *ctx, struct hub *h,
     a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
-    if (pipe2(a->stop_pipe, O_CLOEXEC)) {
-        free(a);
-        return -errno;
-    }
-    a->hub = h;
-    a->ping_ms = o && o->ping_ms ? o->ping_ms : API_DEFAULT_PING_MS;
+    a->loop = l;
+    atomic_init(&a->sock_off, -1);
     mg_set_request_handler(ctx, "/api/results$", on_results, a);
     mg_set_request_handler(ctx, WS_PATH "$", on_ws_plain, a);
     mg_set_websocket_handler(ctx, WS_PATH "$", on_ws_connect, NULL, NULL, NULL,
@@ -162,32 +220,20 @@ int api_start(struct api **out, struct mg_context *ctx, struct hub *h,
     return 0;
 }
 
-void api_stop(struct api *a)
-{
-    atomic_store(&a->stopping, 1);
-    if (write(a->stop_pipe[1], "x", 1) != 1)
-        log_error("api_stop_failed", "\"errno\":%d", errno);
-}
-
 void api_free(struct api *a)
 {
-    if (!a)
-        return;
-    close(a->stop_pipe[0]);
-    close(a->stop_pipe[1]);
     free(a);
 }
 
-void api_close(struct api *a, struct hub *h, struct mg_context *ctx,
+void api_close(struct api *a, struct loop *l, struct mg_context *ctx,
                uint16_t code, unsigned wait_ms)
 {
     unsigned left;
 
-    log_info("stopping", "\"clients\":%u", hub_count(h));
-    left = hub_close_all(h, code, wait_ms);
+    log_info("stopping", "\"clients\":%u", loop_count(l));
+    left = loop_close_all(l, code, wait_ms);
     if (left)
         log_warn("close_frames_unsent", "\"clients\":%u", left);
-    api_stop(a); /* readers end and remove their clients */
     http_stop(ctx);
     api_free(a);
 }

@@ -27,7 +27,7 @@
 
 #include "lib/http/http.h"
 #include "result/api.h"
-#include "result/hub.h"
+#include "result/loop.h"
 #include "lib/mono/mono.h"
 #include "result/wsproto.h"
 #include "result/wstest.h"
@@ -37,26 +37,33 @@
 
 struct server {
     struct mg_context *ctx;
-    struct hub *hub;
+    struct loop *loop;
     struct api *api;
     struct http_opts http;
     uint16_t port;
 };
 
 /* threads: civetweb's worker threads; ping_ms: 0 for the default. */
-static void server_start3(struct server *s, unsigned max_clients,
-                          unsigned threads, unsigned ping_ms)
+static void server_start4(struct server *s, unsigned max_clients,
+                          unsigned threads, unsigned ping_ms, unsigned per_addr)
 {
-    struct hub_opts ho = {.max_clients = max_clients, .write = api_ws_write};
-    struct api_opts ao = {.ping_ms = ping_ms};
+    struct loop_opts lo = {.max_clients = max_clients,
+                           .ping_ms = ping_ms,
+                           .max_per_addr = per_addr};
 
     memset(s, 0, sizeof(*s));
-    assert_int_equal(hub_new(&s->hub, &ho), 0);
+    assert_int_equal(loop_start(&s->loop, &lo), 0);
     s->http.listen = "127.0.0.1:0";
     s->http.threads = threads;
     assert_int_equal(http_start(&s->ctx, &s->http), 0);
-    assert_int_equal(api_start(&s->api, s->ctx, s->hub, &ao), 0);
+    assert_int_equal(api_start(&s->api, s->ctx, s->loop), 0);
     s->port = http_port(s->ctx);
+}
+
+static void server_start3(struct server *s, unsigned max_clients,
+                          unsigned threads, unsigned ping_ms)
+{
+    server_start4(s, max_clients, threads, ping_ms, 0);
 }
 
 static void server_start(struct server *s, unsigned max_clients)
@@ -64,13 +71,17 @@ static void server_start(struct server *s, unsigned max_clients)
     server_start3(s, max_clients, max_clients + 8, 0);
 }
 
+/* Every slot is given back once the clients are gone. */
 static void server_stop(struct server *s)
 {
-    api_stop(s->api);
+    int64_t t0 = mono_ms();
+
     http_stop(s->ctx);
     api_free(s->api);
-    assert_int_equal(hub_count(s->hub), 0);
-    hub_free(s->hub);
+    while (loop_count(s->loop) > 0 && mono_ms() - t0 < 5000)
+        mono_sleep_ms(10);
+    assert_int_equal(loop_count(s->loop), 0);
+    loop_free(s->loop);
 }
 
 /* A snapshot of the real shape whose total is `total`, padded to at
@@ -90,7 +101,7 @@ static void publish(struct server *s, long long total, size_t size)
                  "{\"id\":\"b\",\"label\":\"Dogs\",\"votes\":0}],"
                  "\"total\":%lld,\"as_of\":\"2026-11-27T18:00:00.000Z\"}",
                  pad, total, total);
-    assert_int_equal(hub_publish(s->hub, json, (size_t)n, 1), 0);
+    assert_int_equal(loop_publish(s->loop, json, (size_t)n, 1), 0);
 }
 
 static void test_api_results(void **state)
@@ -169,7 +180,7 @@ static void test_api_ws_many_clients(void **state)
         assert_int_equal(wstest_open(&w[i], s.port, WS), 0);
     for (i = 0; i < MANY; i++)
         assert_int_equal(wstest_wait_total(&w[i], 1, 2000), 0);
-    assert_int_equal(hub_count(s.hub), MANY);
+    assert_int_equal(loop_count(s.loop), MANY);
     t0 = mono_ms();
     publish(&s, 2, 4);
     for (i = 0; i < MANY; i++)
@@ -268,7 +279,7 @@ static void test_api_close_all_sends_close_frames(void **state)
     publish(&s, 1, 4);
     assert_int_equal(wstest_open(&w, s.port, WS), 0);
     assert_int_equal(wstest_wait_total(&w, 1, 1000), 0);
-    assert_int_equal(hub_close_all(s.hub, 1001, 1000), 0);
+    assert_int_equal(loop_close_all(s.loop, 1001, 1000), 0);
     assert_int_equal(wstest_wait_closed(&w, 2000), 0);
     assert_int_equal(w.close_code, 1001);
     wstest_close(&w);
@@ -409,7 +420,7 @@ static void test_api_ws_many_small_messages_kept_flat(void **state)
     print_message("%zu bytes of small messages, RSS %+ld KiB\n", sent,
                   wstest_rss_kb(0) - r.rss0);
     assert_true(wstest_rss_kb(0) - r.rss0 < RSS_SLACK_KB);
-    assert_int_equal(hub_count(s.hub), 2);
+    assert_int_equal(loop_count(s.loop), 2);
     publish(&s, 2, 4);
     assert_int_equal(wstest_wait_total(&good, 2, 2000), 0);
     assert_int_equal(wstest_wait_hangup(r.fd, 100, &code), -ETIMEDOUT);
@@ -468,10 +479,75 @@ static void test_api_ws_full_hub_drops_extra(void **state)
         assert_int_equal(wstest_wait_hangup(fd, 5000, NULL), 0);
         close(fd);
     }
-    assert_int_equal(hub_count(s.hub), 2);
+    assert_int_equal(loop_count(s.loop), 2);
     wstest_close(&a);
     t0 = mono_ms(); /* the client may see the hang-up before the slot frees */
-    while (hub_count(s.hub) > 1 && mono_ms() - t0 < 5000)
+    while (loop_count(s.loop) > 1 && mono_ms() - t0 < 5000)
+        mono_sleep_ms(10);
+    assert_int_equal(wstest_open(&c, s.port, WS), 0);
+    assert_int_equal(wstest_wait_total(&c, 1, 2000), 0);
+    wstest_close(&b);
+    wstest_close(&c);
+    server_stop(&s);
+}
+
+/* The whole answer to an upgrade on a bare socket, until the server
+ * hangs up (or 5 s). */
+static void upgrade_answer(uint16_t port, char *out, size_t n)
+{
+    static const char req[] =
+        "GET " WS " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    struct pollfd p;
+    size_t got = 0;
+    int64_t end = mono_ms() + 5000;
+    ssize_t r;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(send(fd, req, sizeof(req) - 1, 0), sizeof(req) - 1);
+    p.fd = fd;
+    p.events = POLLIN;
+    while (got + 1 < n && mono_ms() < end) {
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        r = read(fd, out + got, n - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    out[got] = '\0';
+    close(fd);
+}
+
+/* RESULT_MAX_PER_ADDR 2: a third viewer from the same address gets a 503
+ * with Retry-After and a JSON reason, while the server has room; when one
+ * leaves, the next one gets in. */
+static void test_api_ws_per_address_cap(void **state)
+{
+    struct wstest a, b, c;
+    struct server s;
+    char out[1024];
+    int64_t t0;
+
+    server_start4(&s, 8, 8, 0, 2);
+    publish(&s, 1, 4);
+    assert_int_equal(wstest_open(&a, s.port, WS), 0);
+    assert_int_equal(wstest_open(&b, s.port, WS), 0);
+    assert_int_equal(wstest_wait_total(&b, 1, 1000), 0);
+    upgrade_answer(s.port, out, sizeof(out));
+    assert_non_null(strstr(out, "HTTP/1.1 503 "));
+    assert_non_null(strstr(out, "Retry-After: 1\r\n"));
+    assert_non_null(
+        strstr(out, "{\"error\":\"too many clients from your address\"}"));
+    assert_int_equal(loop_count(s.loop), 2);
+    wstest_close(&a);
+    t0 = mono_ms();
+    while (loop_count(s.loop) > 1 && mono_ms() - t0 < 5000)
         mono_sleep_ms(10);
     assert_int_equal(wstest_open(&c, s.port, WS), 0);
     assert_int_equal(wstest_wait_total(&c, 1, 2000), 0);
@@ -497,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_api_ws_many_small_messages_kept_flat),
         cmocka_unit_test(test_api_ws_stalled_mid_frame_dropped),
         cmocka_unit_test(test_api_ws_full_hub_drops_extra),
+        cmocka_unit_test(test_api_ws_per_address_cap),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,31 +9,12 @@
 
 #include "lib/log/log.h"
 
-#define FIXED_THREADS 16 /* main, tally, civetweb's master, libpq... */
-
-static long min_limit(long a, long b)
-{
-    if (a == CAPACITY_NONE)
-        return b;
-    if (b == CAPACITY_NONE)
-        return a;
-    return a < b ? a : b;
-}
-
 long capacity_clients(const struct capacity_limits *l, long requested,
                       const char **by)
 {
     long n = requested, fit;
 
     *by = "";
-    if (l->threads != CAPACITY_NONE) {
-        fit = (l->threads - FIXED_THREADS - l->http_threads) /
-              CAPACITY_THREADS_PER_CLIENT;
-        if (fit < n) {
-            n = fit;
-            *by = "threads";
-        }
-    }
     if (l->nofile != CAPACITY_NONE) {
         fit = l->nofile - l->fixed_fds - l->http_threads;
         if (fit < n) {
@@ -41,8 +22,8 @@ long capacity_clients(const struct capacity_limits *l, long requested,
             *by = "descriptors";
         }
     }
-    if (l->memory != CAPACITY_NONE && l->client_stack > 0) {
-        fit = (long)((l->memory - l->reserved) / l->client_stack);
+    if (l->memory != CAPACITY_NONE && l->client_bytes > 0) {
+        fit = (long)((l->memory - l->reserved) / l->client_bytes);
         if (fit < n) {
             n = fit;
             *by = "memory";
@@ -114,30 +95,6 @@ static long long cgroup_file(const char *v2_name, const char *controller,
     return read_number(path, "%lld");
 }
 
-static long threads_left(void)
-{
-    long long max = read_number("/proc/sys/kernel/threads-max", "%lld");
-    long long running = read_number("/proc/loadavg", "%*s %*s %*s %*d/%lld");
-    long long ours = read_number("/proc/self/stat", "%*d %*s %*c %*d %*d %*d "
-                                                    "%*d %*d %*u %*u %*u %*u "
-                                                    "%*u %*u %*u %*d %*d %*d "
-                                                    "%*d %lld");
-    long long pmax = cgroup_file("pids.max", "pids", "pids.max");
-    long long pcur = cgroup_file("pids.current", "pids", "pids.current");
-    struct rlimit rl;
-    long left = CAPACITY_NONE;
-
-    if (max != CAPACITY_NONE && running != CAPACITY_NONE)
-        left = (long)(max - running);
-    if (pmax != CAPACITY_NONE && pcur != CAPACITY_NONE)
-        left = min_limit(left, (long)(pmax - pcur));
-    if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 &&
-        rl.rlim_cur != RLIM_INFINITY)
-        left = min_limit(left, (long)rl.rlim_cur -
-                                   (ours == CAPACITY_NONE ? 1 : (long)ours));
-    return left;
-}
-
 static long nofile(void)
 {
     struct rlimit rl;
@@ -155,7 +112,6 @@ void capacity_read(struct capacity_limits *l)
 {
     long long mem;
 
-    l->threads = threads_left();
     l->nofile = nofile();
     mem = cgroup_file("memory.max", "memory", "memory.limit_in_bytes");
     /* v2 says "max", v1 a huge number, for no limit */
@@ -170,18 +126,18 @@ long capacity_fit(const struct capacity_limits *costs, long requested)
 
     capacity_read(&l);
     n = capacity_clients(&l, requested, &by);
-    if (n < requested)
+    if (n < requested && requested != CAPACITY_AUTO)
         log_warn("max_clients_clamped",
                  "\"variable\":\"RESULT_MAX_CLIENTS\",\"requested\":%ld,"
                  "\"allowed\":%ld,\"limited_by\":\"%s\",\"hint\":\"serve "
                  "more viewers with more result replicas\"",
                  requested, n, by);
     log_info("sized",
-             "\"max_clients\":%ld,\"threads\":%ld,\"stack_kb\":%ld,"
-             "\"descriptors\":%ld,\"threads_left\":%ld,\"nofile\":%ld,"
-             "\"memory_limit\":%lld",
-             n, n * CAPACITY_THREADS_PER_CLIENT + l.http_threads,
-             (n * l.client_stack) >> 10, n + l.fixed_fds, l.threads, l.nofile,
-             l.memory);
+             "\"max_clients\":%ld,\"auto\":%s,\"limited_by\":\"%s\","
+             "\"threads\":%ld,\"client_kb\":%ld,\"descriptors\":%ld,"
+             "\"nofile\":%ld,\"memory_limit\":%lld",
+             n, requested == CAPACITY_AUTO ? "true" : "false", by,
+             l.http_threads + CAPACITY_OWN_THREADS, (n * l.client_bytes) >> 10,
+             n + l.fixed_fds + l.http_threads, l.nofile, l.memory);
     return n;
 }

@@ -1,6 +1,6 @@
 /* capacity_test.c - capacity_clients() on made-up hosts (each limit
  * binding in turn, none at all, a starved host), and capacity_read() on
- * this one. */
+ * this one. A client costs a descriptor and client_bytes, no thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,13 +13,12 @@
 
 static struct capacity_limits host(void)
 {
-    struct capacity_limits l = {.threads = CAPACITY_NONE,
-                                .nofile = CAPACITY_NONE,
+    struct capacity_limits l = {.nofile = CAPACITY_NONE,
                                 .memory = CAPACITY_NONE,
-                                .client_stack = 228 * 1024,
+                                .client_bytes = 16 * 1024,
                                 .http_threads = 32,
                                 .fixed_fds = 128,
-                                .reserved = 48LL << 20};
+                                .reserved = 32LL << 20};
     return l;
 }
 
@@ -37,18 +36,14 @@ static void test_capacity_each_limit_binds(void **state)
     struct capacity_limits l = host();
     const char *by;
 
-    l.threads = 2048; /* (2048 - 16 - 32) / 2 */
-    assert_int_equal(capacity_clients(&l, 5000, &by), 1000);
-    assert_string_equal(by, "threads");
+    l.nofile = 1024; /* 1024 - 128 - 32 */
     assert_int_equal(capacity_clients(&l, 10, &by), 10);
     assert_string_equal(by, "");
-    l = host();
-    l.nofile = 1024; /* 1024 - 128 - 32 */
     assert_int_equal(capacity_clients(&l, 5000, &by), 864);
     assert_string_equal(by, "descriptors");
     l = host();
-    l.memory = 256LL << 20; /* (256 - 48) MiB / 228 KiB */
-    assert_int_equal(capacity_clients(&l, 5000, &by), 934);
+    l.memory = 64LL << 20; /* (64 - 32) MiB / 16 KiB */
+    assert_int_equal(capacity_clients(&l, 5000, &by), 2048);
     assert_string_equal(by, "memory");
     l.nofile = 500; /* the tightest one wins */
     assert_int_equal(capacity_clients(&l, 5000, &by), 340);
@@ -70,7 +65,6 @@ static void test_capacity_read_this_host(void **state)
     struct capacity_limits l = host();
 
     capacity_read(&l);
-    assert_true(l.threads == CAPACITY_NONE || l.threads > 0);
     assert_true(l.nofile == CAPACITY_NONE || l.nofile >= 16);
     assert_true(l.memory == CAPACITY_NONE || l.memory > 0);
 }

@@ -1,10 +1,11 @@
 /* main.c - result: live vote results over HTTP and WebSocket.
  *
  * The tally thread LISTENs to Postgres and reads the tallies; each read
- * becomes the current snapshot, and each change is pushed by the hub to
- * every WebSocket client; civetweb serves HTTP and accepts the WebSockets,
- * whose frames result handles itself (ws.h). RESULT_MAX_CLIENTS is clamped
- * to what the host can hold (capacity.h). See docs/architecture.md. */
+ * becomes the current snapshot, and each change is pushed by the loop
+ * (one thread, epoll) to every WebSocket viewer; civetweb serves HTTP with
+ * a small fixed pool and hands each upgraded socket to the loop (api.h).
+ * RESULT_MAX_CLIENTS defaults to, and is clamped to, what the host can
+ * hold (capacity.h). See docs/architecture.md. */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,31 +19,28 @@
 #include "lib/shutdown/shutdown.h"
 #include "result/api.h"
 #include "result/capacity.h"
-#include "result/hub.h"
+#include "result/loop.h"
 #include "result/settings.h"
 #include "result/tally.h"
+#include "result/wsproto.h"
 
-#define HTTP_HEADROOM 32   /* worker threads kept for plain HTTP */
-#define FD_HEADROOM   128  /* listeners, Postgres, logs, static files */
-#define CLOSE_GOING   1001 /* WebSocket "going away" */
-#define CLOSE_WAIT_MS 1000
-/* A civetweb thread's stack, fixed by Debian's build of civetweb 1.15. */
-#define CIVETWEB_STACK (100 * 1024)
-#define MEM_RESERVED   (48LL << 20) /* heap, socket buffers, code */
+#define HTTP_THREADS 32          /* civetweb's pool: HTTP connections at once */
+#define FD_HEADROOM  128         /* listeners, Postgres, logs, static files */
+#define CLIENT_BYTES (16 * 1024) /* a viewer's state and kernel socket */
+#define MEM_RESERVED (32LL << 20) /* heap, HTTP threads' stacks, code */
 
 static volatile sig_atomic_t g_stop;
 
 struct app {
     const char *labels[CONTRACT_N_OPTIONS];
-    struct hub *hub;
+    struct loop *loop;
     struct tally *tally;
     struct api *api;
 };
 
 /* What a client costs and what is kept aside (see capacity.h). */
-static const struct capacity_limits COSTS = {.client_stack = CIVETWEB_STACK +
-                                                             HUB_WRITER_STACK,
-                                             .http_threads = HTTP_HEADROOM,
+static const struct capacity_limits COSTS = {.client_bytes = CLIENT_BYTES,
+                                             .http_threads = HTTP_THREADS,
                                              .fixed_fds = FD_HEADROOM,
                                              .reserved = MEM_RESERVED};
 
@@ -57,7 +55,7 @@ static void on_read(void *arg, const struct tally_counts *c)
         log_error("snapshot_format_failed", "%s", "");
         return;
     }
-    hub_publish(app->hub, buf, len, c->changed);
+    loop_publish(app->loop, buf, len, c->changed);
     if (c->changed)
         log_debug("snapshot_pushed", "\"total\":%lld",
                   (long long)(c->votes[0] + c->votes[1]));
@@ -78,7 +76,7 @@ static int start_http(struct mg_context **ctx, struct http_opts *o,
 {
     snprintf(listen, n, "%u", c->port);
     o->listen = listen;
-    o->threads = (unsigned)c->max_clients + HTTP_HEADROOM;
+    o->threads = HTTP_THREADS;
     o->doc_root = c->ui_dir[0] ? c->ui_dir : NULL;
     return http_start(ctx, o);
 }
@@ -88,8 +86,7 @@ int main(int argc, char **argv)
     struct settings cfg;
     struct app app = {0};
     struct http_opts hopts = {0};
-    struct hub_opts bopts = {.write = api_ws_write};
-    struct api_opts aopts = {0};
+    struct loop_opts lopts = {0};
     struct mg_context *ctx;
     struct metrics *m;
     char listen[16];
@@ -108,32 +105,34 @@ int main(int argc, char **argv)
     app.labels[1] = cfg.label_b;
     if (metrics_new(&m))
         return EXIT_FAILURE;
-    bopts.max_clients = (unsigned)cfg.max_clients;
-    bopts.metrics = m;
-    if (hub_new(&app.hub, &bopts))
+    lopts.max_clients = (unsigned)cfg.max_clients;
+    lopts.max_per_addr = (unsigned)cfg.max_per_addr;
+    lopts.ping_ms = (unsigned)cfg.ws_ping_ms;
+    lopts.metrics = m;
+    if (loop_start(&app.loop, &lopts))
         goto out_metrics;
     if (start_tally(&app, &cfg, m))
-        goto out_hub;
+        goto out_loop;
     hopts.metrics = m;
     hopts.ready = tally_ready;
     hopts.ready_arg = app.tally;
     if (start_http(&ctx, &hopts, &cfg, listen, sizeof(listen)))
         goto out_tally;
-    aopts.ping_ms = (unsigned)cfg.ws_ping_ms;
-    if (api_start(&app.api, ctx, app.hub, &aopts)) {
+    if (api_start(&app.api, ctx, app.loop)) {
         http_stop(ctx);
         goto out_tally;
     }
-    log_info("listening", "\"port\":%u,\"max_clients\":%ld", cfg.port,
-             cfg.max_clients);
+    log_info("listening",
+             "\"port\":%u,\"max_clients\":%ld,\"max_per_addr\":%ld", cfg.port,
+             cfg.max_clients, cfg.max_per_addr);
     while (!g_stop)
         shutdown_sleep_ms(&g_stop, 1000);
-    api_close(app.api, app.hub, ctx, CLOSE_GOING, CLOSE_WAIT_MS);
+    api_close(app.api, app.loop, ctx, WSPROTO_CLOSE_GOING, LOOP_CLOSE_WAIT_MS);
     rc = EXIT_SUCCESS;
 out_tally:
     tally_stop(app.tally);
-out_hub:
-    hub_free(app.hub);
+out_loop:
+    loop_free(app.loop);
 out_metrics:
     metrics_free(m);
     log_info("stopped", "\"exit\":%d", rc);

@@ -277,13 +277,13 @@ static int read_until(int fd, const char *want, char *out, size_t n,
     return strstr(out, want) ? 0 : -ETIMEDOUT;
 }
 
-/* 60,000 clients asked, 1,024 descriptors allowed: clamped to what fits
- * (1024 - 128 for the rest - 32 HTTP connections), with a warning. */
-static void test_main_max_clients_clamped(void **state)
+/* Starts result with RLIMIT_NOFILE 1024 and max (a RESULT_MAX_CLIENTS=
+ * entry, or NULL) until it listens; what it printed, into out. */
+static void run_sized(const char *max, char *out, size_t n)
 {
     struct rlimit rl = {1024, 1024};
-    char e_port[32], e_pg[32], out[8192];
-    char *env[] = {e_port, e_pg, "RESULT_MAX_CLIENTS=60000", NULL};
+    char e_port[32], e_pg[32];
+    char *env[] = {e_port, e_pg, (char *)max, NULL};
     char *argv[] = {bin, NULL};
     int p[2];
     pid_t pid;
@@ -299,18 +299,42 @@ static void test_main_max_clients_clamped(void **state)
         _exit(127);
     }
     close(p[1]);
-    assert_int_equal(
-        read_until(p[0], "\"event\":\"listening\"", out, sizeof(out), 20000),
-        0);
+    assert_int_equal(read_until(p[0], "\"event\":\"listening\"", out, n, 20000),
+                     0);
     kill(pid, SIGTERM);
     assert_int_equal(wait_exit(pid, 10000), 0);
     close(p[0]);
+}
+
+/* 60,000 clients asked, 1,024 descriptors allowed: clamped to what fits
+ * (1024 - 128 for the rest - 32 HTTP connections), with a warning; and a
+ * fixed pool of threads whatever the number of clients. */
+static void test_main_max_clients_clamped(void **state)
+{
+    char out[8192];
+
+    run_sized("RESULT_MAX_CLIENTS=60000", out, sizeof(out));
     assert_non_null(strstr(out, "\"event\":\"max_clients_clamped\","
                                 "\"variable\":\"RESULT_MAX_CLIENTS\","
                                 "\"requested\":60000,\"allowed\":864,"
                                 "\"limited_by\":\"descriptors\""));
     assert_non_null(strstr(out, "\"event\":\"sized\",\"max_clients\":864,"
-                                "\"threads\":1760,"));
+                                "\"auto\":false,\"limited_by\":"
+                                "\"descriptors\",\"threads\":36,"));
+}
+
+/* RESULT_MAX_CLIENTS unset: as many as the descriptors allow, said at
+ * start, with no warning. */
+static void test_main_max_clients_default_fits_nofile(void **state)
+{
+    char out[8192];
+
+    run_sized(NULL, out, sizeof(out));
+    assert_null(strstr(out, "max_clients_clamped"));
+    assert_non_null(strstr(out, "\"event\":\"sized\",\"max_clients\":864,"
+                                "\"auto\":true,"));
+    assert_non_null(strstr(out, "\"event\":\"listening\",\"port\":"));
+    assert_non_null(strstr(out, "\"max_clients\":864,\"max_per_addr\":0"));
 }
 
 static void test_main_sigterm_closes_clients(void **state)
@@ -346,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_main_many_clients_updated),
         cmocka_unit_test(test_main_postgres_restart),
         cmocka_unit_test(test_main_max_clients_clamped),
+        cmocka_unit_test(test_main_max_clients_default_fits_nofile),
         cmocka_unit_test(test_main_400mb_frame_header_rss_flat),
         cmocka_unit_test(test_main_stalled_client_dropped),
         cmocka_unit_test(test_main_sigterm_closes_clients),

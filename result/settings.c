@@ -19,7 +19,10 @@ int settings_load(struct settings *s)
         config_str("UI_DIR", "", s->ui_dir, sizeof(s->ui_dir)) ||
         config_str("OPTION_A", "Cats", s->label_a, sizeof(s->label_a)) ||
         config_str("OPTION_B", "Dogs", s->label_b, sizeof(s->label_b)) ||
-        config_long("RESULT_MAX_CLIENTS", 1000, 1, 60000, &s->max_clients) ||
+        config_long("RESULT_MAX_CLIENTS", CAPACITY_AUTO, 1, CAPACITY_AUTO,
+                    &s->max_clients) ||
+        config_long("RESULT_MAX_PER_ADDR", 0, 0, CAPACITY_AUTO,
+                    &s->max_per_addr) ||
         config_long("RESULT_WS_PING_MS", API_DEFAULT_PING_MS, 100, 3600000,
                     &s->ws_ping_ms))
         return -EINVAL;

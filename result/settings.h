@@ -10,6 +10,7 @@
 
 #include "lib/pgconn/pgconn.h"
 #include "proto/contract.h"
+#include "result/capacity.h"
 
 #define SETTINGS_DEFAULT_PORT 5000
 
@@ -20,8 +21,11 @@ struct settings {
     char ui_dir[512];                 /* UI_DIR, "": no static files */
     char label_a[CONTRACT_LABEL_MAX]; /* OPTION_A, Cats */
     char label_b[CONTRACT_LABEL_MAX]; /* OPTION_B, Dogs */
-    long max_clients;                 /* RESULT_MAX_CLIENTS, 1..60000 (1000) */
-    long ws_ping_ms;                  /* RESULT_WS_PING_MS, 100..3600000 */
+    /* RESULT_MAX_CLIENTS, 1..1000000; unset: what the descriptor limit
+     * (and a cgroup memory limit) allows, CAPACITY_AUTO until sized */
+    long max_clients;
+    long max_per_addr; /* RESULT_MAX_PER_ADDR, 0..1000000 (0: no cap) */
+    long ws_ping_ms;   /* RESULT_WS_PING_MS, 100..3600000 */
 };
 
 /* Reads the variables above (and LOG_LEVEL first, so that later errors

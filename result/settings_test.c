@@ -15,11 +15,20 @@
 #include "lib/log/logcapture.h"
 #include "result/settings.h"
 
-static const char *const VARS[] = {
-    "LOG_LEVEL",   "PORT",          "POSTGRES_HOST",      "POSTGRES_PORT",
-    "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD",  "UI_DIR",
-    "OPTION_A",    "OPTION_B",      "RESULT_MAX_CLIENTS", "RESULT_WS_PING_MS",
-    NULL};
+static const char *const VARS[] = {"LOG_LEVEL",
+                                   "PORT",
+                                   "POSTGRES_HOST",
+                                   "POSTGRES_PORT",
+                                   "POSTGRES_DB",
+                                   "POSTGRES_USER",
+                                   "POSTGRES_PASSWORD",
+                                   "UI_DIR",
+                                   "OPTION_A",
+                                   "OPTION_B",
+                                   "RESULT_MAX_CLIENTS",
+                                   "RESULT_WS_PING_MS",
+                                   "RESULT_MAX_PER_ADDR",
+                                   NULL};
 
 static void test_settings_defaults(void **state)
 {
@@ -31,7 +40,8 @@ static void test_settings_defaults(void **state)
     assert_int_equal(s.pg.port, 5432);
     assert_string_equal(s.label_a, "Cats");
     assert_string_equal(s.label_b, "Dogs");
-    assert_int_equal(s.max_clients, 1000);
+    assert_int_equal(s.max_clients, CAPACITY_AUTO); /* sized at start */
+    assert_int_equal(s.max_per_addr, 0);
     assert_string_equal(s.ui_dir, "");
 }
 
@@ -44,7 +54,9 @@ static void test_settings_values(void **state)
     setenv("POSTGRES_USER", "result", 1);
     setenv("OPTION_A", "Tea", 1);
     setenv("RESULT_MAX_CLIENTS", "4000", 1);
+    setenv("RESULT_MAX_PER_ADDR", "50", 1);
     assert_int_equal(settings_load(&s), 0);
+    assert_int_equal(s.max_per_addr, 50);
     assert_int_equal(s.port, 5001);
     assert_string_equal(s.pg.host, "db");
     assert_string_equal(s.pg.user, "result");
@@ -81,6 +93,7 @@ static void test_settings_bad_values(void **state)
     static const struct testenv_bad bad[] = {
         {"POSTGRES_PORT", "0"},
         {"RESULT_MAX_CLIENTS", "0"},
+        {"RESULT_MAX_PER_ADDR", "-1"},
     };
 
     testenv_refused(VARS, bad, sizeof(bad) / sizeof(bad[0]), load);

@@ -46,6 +46,15 @@ static size_t read_length(const uint8_t *buf, size_t n, uint64_t *len)
     return 10;
 }
 
+/* RFC 6455 5.2: the shortest encoding of the length, and a 64-bit
+ * length's top bit clear. 0 or 1002. */
+static uint16_t check_length(size_t hdr, uint64_t len)
+{
+    if ((hdr == 4 && len < 126) || (hdr == 10 && len <= 0xffff) || (len >> 63))
+        return WSPROTO_CLOSE_PROTOCOL;
+    return 0;
+}
+
 /* Fragmentation and size rules for a whole header. 0 or a close code. */
 static uint16_t check_frame(const struct wsproto_state *st, int fin, int op,
                             uint64_t len)
@@ -82,7 +91,9 @@ enum wsproto_verdict wsproto_parse(struct wsproto_state *st, const uint8_t *buf,
     hdr = read_length(buf, n, &len);
     if (hdr == 0)
         return WSPROTO_NEED_MORE;
-    *close_code = check_frame(st, fin, op, len);
+    *close_code = check_length(hdr, len);
+    if (!*close_code)
+        *close_code = check_frame(st, fin, op, len);
     if (*close_code)
         return WSPROTO_REFUSE;
     if (n < hdr + 4)
@@ -127,6 +138,177 @@ size_t wsproto_header(uint8_t *out, int opcode, uint64_t len)
     for (i = 0; i < 8; i++)
         out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
     return 10;
+}
+
+int wsproto_close_code_ok(unsigned code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+           (code >= 3000 && code <= 4999);
+}
+
+/* UTF-8 (RFC 3629) one byte at a time. States: 0 at a boundary, 1-3
+ * continuation bytes still due, 4-7 a second byte with a narrower range
+ * (no overlong forms, no surrogates, nothing past U+10FFFF), 8 invalid. */
+static uint8_t utf8_step(uint8_t st, uint8_t b)
+{
+    switch (st) {
+    case 0:
+        if (b < 0x80)
+            return 0;
+        if (b >= 0xc2 && b <= 0xdf)
+            return 1;
+        if (b == 0xe0)
+            return 4;
+        if (b == 0xed)
+            return 5;
+        if (b >= 0xe1 && b <= 0xef)
+            return 2;
+        if (b == 0xf0)
+            return 6;
+        if (b >= 0xf1 && b <= 0xf3)
+            return 3;
+        return b == 0xf4 ? 7 : 8;
+    case 1:
+    case 2:
+    case 3:
+        return (b >= 0x80 && b <= 0xbf) ? st - 1 : 8;
+    case 4:
+        return (b >= 0xa0 && b <= 0xbf) ? 1 : 8;
+    case 5:
+        return (b >= 0x80 && b <= 0x9f) ? 1 : 8;
+    case 6:
+        return (b >= 0x90 && b <= 0xbf) ? 2 : 8;
+    case 7:
+        return (b >= 0x80 && b <= 0x8f) ? 2 : 8;
+    default:
+        return 8;
+    }
+}
+
+/* Takes header bytes from p; the number used, or -1 when refused. */
+static long take_header(struct wsproto_reader *r, const uint8_t *p, size_t n)
+{
+    size_t take = sizeof(r->hdr) - r->hdr_have;
+    size_t before = r->hdr_have;
+
+    if (take > n)
+        take = n;
+    memcpy(r->hdr + r->hdr_have, p, take);
+    r->hdr_have = (uint8_t)(r->hdr_have + take);
+    switch (wsproto_parse(&r->st, r->hdr, r->hdr_have, &r->f, &r->code)) {
+    case WSPROTO_NEED_MORE:
+        return (long)take;
+    case WSPROTO_REFUSE:
+        return -1;
+    default:
+        r->hdr_have = 0;
+        r->in_payload = 1;
+        r->payload_have = 0;
+        if (r->f.opcode == WSPROTO_OP_TEXT ||
+            r->f.opcode == WSPROTO_OP_BINARY) {
+            r->text = r->f.opcode == WSPROTO_OP_TEXT;
+            r->utf8 = 0;
+        }
+        return (long)(r->f.hdr_len - before);
+    }
+}
+
+/* Payload bytes: a control frame's are kept, a text message's checked. 0,
+ * or -1 on bad UTF-8. */
+static int take_payload(struct wsproto_reader *r, const uint8_t *p, size_t n)
+{
+    size_t i, at = r->payload_have;
+
+    r->payload_have += n;
+    if (r->f.opcode >= WSPROTO_OP_CLOSE) {
+        memcpy(r->ctl + at, p, n);
+        wsproto_unmask(&r->f, r->ctl + at, n, at);
+        return 0;
+    }
+    if (!r->text)
+        return 0;
+    for (i = 0; i < n; i++)
+        r->utf8 = utf8_step(r->utf8, p[i] ^ r->f.mask[(at + i) & 3]);
+    return r->utf8 == 8 ? -1 : 0;
+}
+
+/* The client's close (RFC 6455 5.5.1, 7.4): which code to answer. */
+static enum wsproto_event close_frame(struct wsproto_reader *r)
+{
+    uint8_t st = 0;
+    size_t i;
+
+    if (r->ctl_len == 0) {
+        r->code = WSPROTO_CLOSE_NORMAL;
+        return WSPROTO_EV_CLOSE;
+    }
+    r->code = (uint16_t)(r->ctl_len >= 2 ? r->ctl[0] << 8 | r->ctl[1] : 0);
+    if (!wsproto_close_code_ok(r->code)) {
+        r->code = WSPROTO_CLOSE_PROTOCOL;
+        return WSPROTO_EV_REFUSE;
+    }
+    for (i = 2; i < r->ctl_len; i++)
+        st = utf8_step(st, r->ctl[i]);
+    if (st != 0) {
+        r->code = WSPROTO_CLOSE_BAD_DATA;
+        return WSPROTO_EV_REFUSE;
+    }
+    return WSPROTO_EV_CLOSE;
+}
+
+/* A whole frame was read. */
+static enum wsproto_event frame_end(struct wsproto_reader *r)
+{
+    r->in_payload = 0;
+    switch (r->f.opcode) {
+    case WSPROTO_OP_PING:
+        r->ctl_len = (uint16_t)r->f.payload_len;
+        return WSPROTO_EV_PING;
+    case WSPROTO_OP_PONG:
+        return WSPROTO_EV_PONG;
+    case WSPROTO_OP_CLOSE:
+        r->ctl_len = (uint16_t)r->f.payload_len;
+        return close_frame(r);
+    default:
+        if (r->f.fin && r->text && r->utf8 != 0) {
+            r->code = WSPROTO_CLOSE_BAD_DATA; /* ends mid-character */
+            return WSPROTO_EV_REFUSE;
+        }
+        return WSPROTO_EV_DATA;
+    }
+}
+
+enum wsproto_event wsproto_read(struct wsproto_reader *r, const uint8_t *p,
+                                size_t n, size_t *used)
+{
+    size_t off = 0, take;
+    long k;
+
+    while (off < n) {
+        if (!r->in_payload) {
+            k = take_header(r, p + off, n - off);
+            if (k < 0)
+                break;
+            off += (size_t)k;
+            if (!r->in_payload || r->f.payload_len > 0)
+                continue;
+        } else {
+            take = r->f.payload_len - r->payload_have;
+            if (take > n - off)
+                take = n - off;
+            if (take_payload(r, p + off, take)) {
+                r->code = WSPROTO_CLOSE_BAD_DATA;
+                break;
+            }
+            off += take;
+            if (r->payload_have < r->f.payload_len)
+                continue;
+        }
+        *used = off;
+        return frame_end(r);
+    }
+    *used = n;
+    return off < n ? WSPROTO_EV_REFUSE : WSPROTO_EV_MORE;
 }
 
 /* SHA-1 of a message shorter than 120 bytes (two blocks at most). */

@@ -1,6 +1,6 @@
 /* wsproto_fuzz.c - libFuzzer target for wsproto_parse(): the input is
  * what a client sends after the handshake. It is cut into frames the way
- * ws.c reads them (header judged first, then the payload skipped), and
+ * the reader takes them (header judged first, then the payload skipped), and
  * every answer must keep wsproto's promises: no frame over the limits, no
  * message past WSPROTO_MAX_MESSAGE, a refusal always with 1002 or 1009.
  * The first 24 bytes also go through wsproto_accept(). */
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_accept(data, size);
     while (off < size) {
         n = size - off;
-        if (n > WSPROTO_HDR_MAX) /* ws.c never shows more than this */
+        if (n > WSPROTO_HDR_MAX) /* the reader never shows more */
             n = WSPROTO_HDR_MAX;
         switch (wsproto_parse(&st, data + off, n, &f, &code)) {
         case WSPROTO_NEED_MORE:

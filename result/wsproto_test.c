@@ -1,7 +1,8 @@
 /* wsproto_test.c - wsproto on known bytes: the RFC's handshake example,
  * frame headers accepted, refused (with their close codes) and judged
- * before the payload, fragmented messages and their size limit, and the
- * headers result sends. */
+ * before the payload, fragmented messages and their size limit, lengths
+ * in their shortest encoding, the stateful reader (byte by byte, UTF-8,
+ * close codes), and the headers result sends. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +121,80 @@ static void test_wsproto_protocol_errors(void **state)
     assert_int_equal(code, WSPROTO_CLOSE_PROTOCOL);
 }
 
+/* RFC 6455 5.2: the shortest length encoding, and no 64-bit top bit. */
+static void test_wsproto_length_encoding(void **state)
+{
+    struct wsproto_state st = {0};
+    struct wsproto_frame f;
+    uint16_t code;
+
+    assert_int_equal(parse(&st, "\x82\xfe\x00\x7d", 4, &f, &code),
+                     WSPROTO_REFUSE); /* 125 in 16 bits */
+    assert_int_equal(code, WSPROTO_CLOSE_PROTOCOL);
+    assert_int_equal(parse(&st, "\x82\xff\0\0\0\0\0\0\xff\xff", 10, &f, &code),
+                     WSPROTO_REFUSE); /* 65535 in 64 bits */
+    assert_int_equal(code, WSPROTO_CLOSE_PROTOCOL);
+    assert_int_equal(parse(&st, "\x82\xff\x80\0\0\0\0\0\0\0", 10, &f, &code),
+                     WSPROTO_REFUSE); /* top bit */
+    assert_int_equal(code, WSPROTO_CLOSE_PROTOCOL);
+    assert_int_equal(parse(&st, "\x82\xfe\x00\x7e\0\0\0\0", 8, &f, &code),
+                     WSPROTO_FRAME); /* 126 in 16 bits: the shortest */
+}
+
+/* The reader, one byte a read: a ping's payload comes whole, once. */
+static void test_wsproto_reader_byte_by_byte(void **state)
+{
+    static const uint8_t ping[] = {0x89, 0x83,    1,       2,      3,
+                                   4,    'a' ^ 1, 'b' ^ 2, 'c' ^ 3};
+    struct wsproto_reader r = {0};
+    size_t i, used;
+    int pings = 0;
+
+    for (i = 0; i < sizeof(ping); i++) {
+        enum wsproto_event ev = wsproto_read(&r, ping + i, 1, &used);
+
+        assert_int_equal(used, 1);
+        if (ev == WSPROTO_EV_PING) {
+            pings++;
+            assert_int_equal(r.ctl_len, 3);
+            assert_memory_equal(r.ctl, "abc", 3);
+        } else {
+            assert_int_equal(ev, WSPROTO_EV_MORE);
+        }
+    }
+    assert_int_equal(pings, 1);
+}
+
+/* Text must be UTF-8 (1007), checked across fragments; close codes. */
+static void test_wsproto_reader_utf8_and_close(void **state)
+{
+    static const uint8_t euro_split[] = {0x01, 0x82, 0, 0, 0, 0, 0xe2, 0x82,
+                                         0x80, 0x81, 0, 0, 0, 0, 0xac};
+    static const uint8_t bad[] = {0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28};
+    static const uint8_t close_1005[] = {0x88, 0x82, 0, 0, 0, 0, 0x03, 0xed};
+    static const uint8_t close_ok[] = {0x88, 0x83, 0, 0, 0, 0, 0x0b, 0xb8, 'x'};
+    struct wsproto_reader r = {0};
+    size_t used;
+
+    assert_int_equal(wsproto_read(&r, euro_split, sizeof(euro_split), &used),
+                     WSPROTO_EV_DATA);
+    assert_int_equal(
+        wsproto_read(&r, euro_split + used, sizeof(euro_split) - used, &used),
+        WSPROTO_EV_DATA);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(wsproto_read(&r, bad, sizeof(bad), &used),
+                     WSPROTO_EV_REFUSE);
+    assert_int_equal(r.code, WSPROTO_CLOSE_BAD_DATA);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(wsproto_read(&r, close_1005, sizeof(close_1005), &used),
+                     WSPROTO_EV_REFUSE);
+    assert_int_equal(r.code, WSPROTO_CLOSE_PROTOCOL);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(wsproto_read(&r, close_ok, sizeof(close_ok), &used),
+                     WSPROTO_EV_CLOSE);
+    assert_int_equal(r.code, 3000);
+}
+
 static void test_wsproto_server_headers(void **state)
 {
     uint8_t h[WSPROTO_HDR_MAX];
@@ -140,6 +215,9 @@ int main(void)
         cmocka_unit_test(test_wsproto_huge_refused_on_header),
         cmocka_unit_test(test_wsproto_fragments_count_toward_limit),
         cmocka_unit_test(test_wsproto_protocol_errors),
+        cmocka_unit_test(test_wsproto_length_encoding),
+        cmocka_unit_test(test_wsproto_reader_byte_by_byte),
+        cmocka_unit_test(test_wsproto_reader_utf8_and_close),
         cmocka_unit_test(test_wsproto_server_headers),
     };
 

@@ -8,6 +8,10 @@
 //   clients RESULT_URL VOTE_URL N PREFIX
 //     opens N WebSockets to one result, waits for each snapshot, casts one
 //     vote, and measures how many clients see it and how fast
+//   hold RESULT_URL N SECONDS
+//     opens N WebSockets, prints {"held":n} once all have their snapshot,
+//     keeps them (reading every frame, parsing none) for SECONDS, then
+//     closes them: the audience while tools/bench measures P3
 import http from 'node:http';
 
 const [mode, ...args] = process.argv.slice(2);
@@ -125,8 +129,34 @@ async function clients(resultUrl, voteUrl, n, prefix) {
   };
 }
 
+// A viewer that reads every frame but parses none (the audience's own
+// CPU is not what P3 measures): resolves on its first frame.
+function openQuiet(url) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.onmessage = () => { ws.onmessage = () => {}; resolve(ws); };
+    ws.onerror = () => reject(new Error('websocket error on ' + url));
+  });
+}
+
+async function hold(resultUrl, n, seconds) {
+  const sockets = [];
+  for (let i = 0; i < n; i++) {
+    sockets.push(openQuiet(wsUrl(resultUrl)).catch((e) => e));
+    if (i % 50 === 49) await sleep(5);
+  }
+  const opened = await Promise.all(sockets);
+  const held = opened.filter((w) => !(w instanceof Error));
+  console.log(JSON.stringify({ held: held.length }));
+  await sleep(seconds * 1000);
+  for (const w of held) w.close();
+  return { mode: 'hold', held: held.length };
+}
+
 let out;
-if (mode === 'latency')
+if (mode === 'hold')
+  out = await hold(args[0], +args[1], +args[2]);
+else if (mode === 'latency')
   out = await latency(args[0], args[1], +args[2], +args[3], args[4]);
 else if (mode === 'clients')
   out = await clients(args[0], args[1], +args[2], args[3]);
