@@ -170,14 +170,19 @@ static const char *ack_name(jsAckPolicy p)
 }
 
 /* Appends ,"field":{"found":F,"want":W} to the list at out (F and W
- * already JSON); a list too long for out is cut, never overrun. */
+ * already JSON); a member that does not fit is left out whole, so the
+ * list stays valid JSON. */
 static void add_diff(char *out, size_t n, const char *field, const char *found,
                      const char *want)
 {
     size_t used = strlen(out);
+    char m[256];
+    int len;
 
-    snprintf(out + used, n - used, "%s\"%s\":{\"found\":%s,\"want\":%s}",
-             used ? "," : "", field, found, want);
+    len = snprintf(m, sizeof(m), "%s\"%s\":{\"found\":%s,\"want\":%s}",
+                   used ? "," : "", field, found, want);
+    if (len > 0 && (size_t)len < sizeof(m) && used + (size_t)len < n)
+        memcpy(out + used, m, (size_t)len + 1);
 }
 
 static void diff_str(char *out, size_t n, const char *field, const char *found,
@@ -248,7 +253,7 @@ static void consumer_diff(const jsConsumerConfig *have,
 static int consumer_matches(struct consumer *c, const jsConsumerConfig *want)
 {
     jsConsumerInfo *ci = NULL;
-    char diff[16];
+    char diff[800]; /* the first difference always fits */
     int rc = -EIO;
 
     if (js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE, NULL,
