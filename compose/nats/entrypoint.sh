@@ -58,6 +58,7 @@ if [ -n "${NATS_CLUSTER_ROUTES:-}" ]; then
     echo "nats: cannot write the cluster configuration in ${NATS_CONF_DIR:-/tmp} (NATS_CONF_DIR): mount a tmpfs there" >&2
     exit 2
   fi
+  case "$dir" in /*) ;; *) dir=$PWD/$dir ;; esac
   # nats-server resolves an include against the including file's folder,
   # even an absolute path: reach $conf from $dir through "..".
   up=$(echo "$dir" | sed 's|[^/][^/]*|..|g; s|^/||')
