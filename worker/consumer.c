@@ -149,27 +149,167 @@ static void consumer_config(const struct consumer *c, jsConsumerConfig *cc)
      * every no_wait pull: measured at 100% server CPU and ~300 msgs/s on a
      * 1M backlog. */
     cc->DeliverPolicy = js_DeliverAll;
+    cc->ReplayPolicy = js_ReplayInstant; /* the server's default, said */
 }
 
-/* An existing consumer is kept, but a MaxAckPending below three batches
- * (one in Postgres, one being filled, one prefetched) would throttle every
- * fetch (trap 2): raise it. */
+static const char *deliver_name(jsDeliverPolicy p)
+{
+    static const char *const names[] = {"all",           "last",
+                                        "new",           "by_start_sequence",
+                                        "by_start_time", "last_per_subject"};
+
+    return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+static const char *ack_name(jsAckPolicy p)
+{
+    return p == js_AckExplicit ? "explicit"
+           : p == js_AckNone   ? "none"
+           : p == js_AckAll    ? "all"
+                               : "?";
+}
+
+/* Appends ,"field":{"found":F,"want":W} to the list at out (F and W
+ * already JSON); a member that does not fit is left out whole, so the
+ * list stays valid JSON. */
+static void add_diff(char *out, size_t n, const char *field, const char *found,
+                     const char *want)
+{
+    size_t used = strlen(out);
+    char m[256];
+    int len;
+
+    len = snprintf(m, sizeof(m), "%s\"%s\":{\"found\":%s,\"want\":%s}",
+                   used ? "," : "", field, found, want);
+    if (len > 0 && (size_t)len < sizeof(m) && used + (size_t)len < n)
+        memcpy(out + used, m, (size_t)len + 1);
+}
+
+static void diff_str(char *out, size_t n, const char *field, const char *found,
+                     const char *want)
+{
+    char f[72], w[72];
+
+    if (strcmp(found ? found : "", want ? want : ""))
+        add_diff(out, n, field, log_quote(f, sizeof(f), found ? found : ""),
+                 log_quote(w, sizeof(w), want ? want : ""));
+}
+
+static void diff_num(char *out, size_t n, const char *field, int64_t found,
+                     int64_t want)
+{
+    char f[24], w[24];
+
+    if (found == want)
+        return;
+    snprintf(f, sizeof(f), "%lld", (long long)found);
+    snprintf(w, sizeof(w), "%lld", (long long)want);
+    add_diff(out, n, field, f, w);
+}
+
+/* Every setting of the consumer found that bears on delivering each vote
+ * to the worker until it acks it, compared with ours; the differences
+ * into out as JSON members, "" when none. What else a consumer has
+ * (description, sample frequency, max waiting) changes no delivery. */
+static void consumer_diff(const jsConsumerConfig *have,
+                          const jsConsumerConfig *want, char *out, size_t n)
+{
+    char f[24], w[24];
+
+    out[0] = '\0';
+    diff_str(out, n, "durable_name", have->Durable, want->Durable);
+    if (have->AckPolicy != want->AckPolicy)
+        add_diff(out, n, "ack_policy",
+                 log_quote(f, sizeof(f), ack_name(have->AckPolicy)),
+                 log_quote(w, sizeof(w), ack_name(want->AckPolicy)));
+    diff_str(out, n, "filter_subject", have->FilterSubject,
+             want->FilterSubject);
+    if (have->DeliverPolicy != want->DeliverPolicy)
+        add_diff(out, n, "deliver_policy",
+                 log_quote(f, sizeof(f), deliver_name(have->DeliverPolicy)),
+                 log_quote(w, sizeof(w), deliver_name(want->DeliverPolicy)));
+    diff_num(out, n, "max_deliver", have->MaxDeliver, want->MaxDeliver);
+    diff_num(out, n, "inactive_threshold", have->InactiveThreshold,
+             want->InactiveThreshold);
+    diff_num(out, n, "ack_wait", have->AckWait, want->AckWait);
+    diff_num(out, n, "max_ack_pending", have->MaxAckPending,
+             want->MaxAckPending);
+    if (have->ReplayPolicy != want->ReplayPolicy)
+        add_diff(out, n, "replay_policy",
+                 have->ReplayPolicy == js_ReplayInstant ? "\"instant\""
+                                                        : "\"original\"",
+                 want->ReplayPolicy == js_ReplayInstant ? "\"instant\""
+                                                        : "\"original\"");
+    diff_str(out, n, "deliver_subject", have->DeliverSubject,
+             want->DeliverSubject);
+    diff_num(out, n, "backoff", have->BackOffLen, want->BackOffLen);
+    diff_num(out, n, "headers_only", have->HeadersOnly, want->HeadersOnly);
+    diff_num(out, n, "max_request_batch", have->MaxRequestBatch,
+             want->MaxRequestBatch);
+}
+
+/* 1 when the consumer now on the server is configured as ours, 0 when
+ * it differs, -EIO when it could not be read. */
+static int consumer_matches(struct consumer *c, const jsConsumerConfig *want)
+{
+    jsConsumerInfo *ci = NULL;
+    char diff[800]; /* the first difference always fits */
+    int rc = -EIO;
+
+    if (js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE, NULL,
+                           NULL) == NATS_OK) {
+        consumer_diff(ci->Config, want, diff, sizeof(diff));
+        rc = diff[0] == '\0';
+    }
+    jsConsumerInfo_Destroy(ci);
+    return rc;
+}
+
+/* A consumer "worker" that is not configured as ours could lose votes
+ * answered 200 (ack policy none, a filter, MaxDeliver 1, an inactivity
+ * threshold, headers only) or stall the worker (a push consumer): nobody
+ * but the worker (and admin) may make it (compose/nats/auth.conf), but an
+ * operator or an older release may have. It is logged, field by field,
+ * then updated in place where nats-server allows it (the consumer keeps
+ * its position; ack wait, max ack pending), else deleted and made again
+ * as ours: the new one starts at the stream's first message, and votes
+ * delivered again change nothing (last vote by stream sequence wins).
+ * 0, or -EIO when it could not be done (the caller retries). */
 static int check_existing(struct consumer *c, jsConsumerInfo *ci)
 {
     jsConsumerInfo *up = NULL;
+    jsConsumerConfig want;
     jsErrCode jerr = 0;
+    char diff[800];
     natsStatus s;
 
-    if (ci->Config->MaxAckPending >= 3LL * c->opts.batch)
+    consumer_config(c, &want);
+    consumer_diff(ci->Config, &want, diff, sizeof(diff));
+    if (!diff[0])
         return 0;
-    log_warn("consumer_max_ack_pending_low", "\"was\":%lld,\"now\":%lld",
-             (long long)ci->Config->MaxAckPending,
-             (long long)c->opts.max_ack_pending);
-    ci->Config->MaxAckPending = c->opts.max_ack_pending;
-    s = js_UpdateConsumer(&up, c->js, CONSUMER_STREAM, ci->Config, NULL, &jerr);
+    log_warn("consumer_config_differs",
+             "\"stream\":\"%s\",\"consumer\":\"%s\",\"differs\":{%s}",
+             CONSUMER_STREAM, CONSUMER_DURABLE, diff);
+    s = js_UpdateConsumer(&up, c->js, CONSUMER_STREAM, &want, NULL, &jerr);
     jsConsumerInfo_Destroy(up);
-    if (s != NATS_OK)
-        log_nats("consumer_update_failed", s, jerr); /* slower, not wrong */
+    if (s == NATS_OK && consumer_matches(c, &want) == 1) {
+        log_warn("consumer_updated", "\"consumer\":\"%s\"", CONSUMER_DURABLE);
+        return 0;
+    }
+    jerr = 0;
+    s = js_DeleteConsumer(c->js, CONSUMER_STREAM, CONSUMER_DURABLE, NULL,
+                          &jerr);
+    if (s != NATS_OK && jerr != JSConsumerNotFoundErr) {
+        log_nats("consumer_replace_failed", s, jerr);
+        return -EIO;
+    }
+    s = js_AddConsumer(&up, c->js, CONSUMER_STREAM, &want, NULL, &jerr);
+    jsConsumerInfo_Destroy(up);
+    if (s != NATS_OK) {
+        log_nats("consumer_replace_failed", s, jerr);
+        return -EIO;
+    }
+    log_warn("consumer_replaced", "\"consumer\":\"%s\"", CONSUMER_DURABLE);
     return 0;
 }
 

@@ -47,8 +47,10 @@ struct consumer_opts {
 struct consumer;
 
 /* Connects (reconnecting forever afterwards), makes sure the stream and
- * the consumer exist (creating them if missing, never replacing them) and
- * binds a pull subscription. o is copied. 0, or -ECONNREFUSED/-EIO logged. */
+ * the consumer exist (creating them if missing; a consumer "worker" not
+ * configured as ours is logged field by field and updated, or deleted and
+ * made again) and binds a pull subscription. o is copied. 0, or
+ * -ECONNREFUSED/-EIO logged. */
 int consumer_open(struct consumer **out, const struct consumer_opts *o);
 
 /* Fetches up to opts.batch messages into *list, returning as soon as the

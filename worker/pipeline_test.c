@@ -22,6 +22,7 @@
 
 #include "lib/log/log.h"
 #include "lib/log/logcapture.h"
+#include "lib/natsconn/natsconn.h"
 #include "lib/metrics/metrics.h"
 #include "lib/mono/mono.h"
 #include "tests/fixture/fixture.h"
@@ -36,6 +37,10 @@
 #define WAIT_MS     20000 /* for what a quiet machine does in < 1 s */
 
 static struct fixture pg, nats;
+
+/* How workers connect: NULL, to nats.url without a user; or as user
+ * "worker" of compose/nats/auth.conf (setup_auth()). */
+static const struct natsconn *g_worker_conn;
 
 struct worker {
     struct store *store;
@@ -76,6 +81,7 @@ static struct worker *worker_start(int i)
         .ack_wait_ms = ACK_WAIT_MS,
         .max_ack_pending = 20000,
         .dup_window_ms = 5000,
+        .conn = g_worker_conn,
     };
     struct worker *w = &g_workers[i];
 
@@ -199,6 +205,39 @@ static int setup(void **state)
     return rc;
 }
 
+/* As setup(), with the users and rights of compose/nats/auth.conf:
+ * g_tk is admin, workers are user "worker". */
+static int setup_auth(void **state)
+{
+    static struct natsconn as_worker;
+    char url[sizeof(nats.url) + 32];
+    PGconn *c = PQconnectdb(pg.url);
+    int rc, bad;
+
+    PQclear(PQexec(c, "TRUNCATE votes, tallies"));
+    PQfinish(c);
+    setenv("NATS_VOTE_PASSWORD", "vote-pw", 1);
+    setenv("NATS_WORKER_PASSWORD", "worker-pw", 1);
+    setenv("NATS_DEBUG_PASSWORD", "debug-pw", 1);
+    setenv("NATS_ADMIN_PASSWORD", "admin-pw", 1);
+    rc = fixture_start_auth(&nats, "compose/nats/auth.conf");
+    if (rc)
+        return rc;
+    snprintf(url, sizeof(url), "nats://admin:admin-pw@127.0.0.1:%u", nats.port);
+    rc = tk_nats_open(&g_tk, url);
+    if (rc == 0)
+        rc = natsconn_parse(&as_worker, nats.url, &bad);
+    if (rc) {
+        tk_nats_close(&g_tk);
+        fixture_destroy(&nats);
+        return rc;
+    }
+    snprintf(as_worker.user, sizeof(as_worker.user), "worker");
+    snprintf(as_worker.password, sizeof(as_worker.password), "worker-pw");
+    g_worker_conn = &as_worker;
+    return 0;
+}
+
 /* Stops the test's workers (each commits and acks what it holds), then
  * its NATS. */
 static int teardown(void **state)
@@ -209,6 +248,7 @@ static int teardown(void **state)
     worker_stop(&g_workers[1]);
     tk_nats_close(&g_tk);
     fixture_destroy(&nats);
+    g_worker_conn = NULL;
     return 0;
 }
 
@@ -603,9 +643,122 @@ static void test_pipeline_slow_server_is_not_a_lost_consumer(void **state)
     assert_null(strstr(logged, "consumer_missing"));
 }
 
+/* A consumer "worker" made by someone else (here admin) with settings
+ * that lose votes: ack policy none (a vote counts as done once sent),
+ * a filter on votes.a (votes for b never come), MaxDeliver 1 (a vote
+ * handed back never comes again). The worker, with its own rights only,
+ * logs each difference and replaces it; every acknowledged vote, before
+ * and after, ends up in Postgres. */
+static void test_pipeline_tampered_consumer_replaced(void **state)
+{
+    static char expect[200];
+    jsConsumerInfo *ci = NULL;
+    jsConsumerConfig cc;
+    const char *logged;
+
+    assert_int_equal(tk_publish_random(&g_tk, 1000, 200, 11, expect), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = CONTRACT_CONSUMER;
+    cc.AckPolicy = js_AckNone;
+    cc.FilterSubject = "votes.a";
+    cc.MaxDeliver = 1;
+    cc.MaxAckPending = 20000;
+    assert_int_equal(
+        js_AddConsumer(&ci, g_tk.js, CONTRACT_STREAM, &cc, NULL, NULL),
+        NATS_OK);
+    jsConsumerInfo_Destroy(ci);
+    ci = NULL;
+
+    logcapture_start();
+    worker_start(0);
+    publish_more(1000, 200, 12, expect);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 200, expect), 0);
+    logged = logcapture_drain();
+    logcapture_stop();
+    fprintf(stderr, "logged: %s\n", logged);
+    assert_non_null(strstr(logged, "\"event\":\"consumer_config_differs\""));
+    assert_non_null(strstr(logged,
+                           "\"ack_policy\":{\"found\":\"none\",\"want\":"
+                           "\"explicit\"}"));
+    assert_non_null(strstr(logged, "\"filter_subject\":{\"found\":"
+                                   "\"votes.a\",\"want\":\"\"}"));
+    assert_non_null(
+        strstr(logged, "\"max_deliver\":{\"found\":1,\"want\":-1}"));
+    assert_non_null(strstr(logged, "\"event\":\"consumer_replaced\""));
+
+    assert_int_equal(js_GetConsumerInfo(&ci, g_tk.js, CONTRACT_STREAM,
+                                        CONTRACT_CONSUMER, NULL, NULL),
+                     NATS_OK);
+    assert_int_equal(ci->Config->AckPolicy, js_AckExplicit);
+    assert_true(!ci->Config->FilterSubject || !ci->Config->FilterSubject[0]);
+    assert_int_equal(ci->Config->MaxDeliver, -1);
+    jsConsumerInfo_Destroy(ci);
+}
+
+/* What nats-server can change in place (ack wait, max ack pending) is
+ * updated: the consumer keeps its position, nothing is delivered again. */
+static void test_pipeline_consumer_settings_updated(void **state)
+{
+    char expect[3] = {'a', 'b', 0};
+    jsConsumerInfo *ci = NULL, *up = NULL;
+    jsConsumerConfig cc;
+    const char *logged;
+    struct worker *w;
+
+    assert_int_equal(tk_publish(&g_tk, "v0", "a", NULL), 0);
+    assert_int_equal(tk_publish(&g_tk, "v1", "b", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    w = worker_start(0);
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    worker_stop(w);
+    assert_int_equal(js_GetConsumerInfo(&ci, g_tk.js, CONTRACT_STREAM,
+                                        CONTRACT_CONSUMER, NULL, NULL),
+                     NATS_OK);
+    cc = *ci->Config;
+    cc.AckWait = 100LL * 1000000LL;
+    cc.MaxAckPending = 3;
+    assert_int_equal(
+        js_UpdateConsumer(&up, g_tk.js, CONTRACT_STREAM, &cc, NULL, NULL),
+        NATS_OK);
+    jsConsumerInfo_Destroy(up);
+    jsConsumerInfo_Destroy(ci); /* cc's strings were ci's */
+    ci = NULL;
+
+    logcapture_start();
+    w = worker_start(0);
+    assert_int_equal(tk_publish(&g_tk, "v1", "a", NULL), 0);
+    assert_int_equal(tk_publish_wait(&g_tk), 0);
+    expect[1] = 'a';
+    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
+    assert_int_equal(tk_check_db(pg.url, 2, expect), 0);
+    logged = logcapture_drain();
+    logcapture_stop();
+    assert_non_null(strstr(logged, "\"ack_wait\":{\"found\":100000000,\"want\":"
+                                   "2000000000}"));
+    assert_non_null(
+        strstr(logged, "\"max_ack_pending\":{\"found\":3,\"want\":20000}"));
+    assert_non_null(strstr(logged, "\"event\":\"consumer_updated\""));
+    assert_null(strstr(logged, "consumer_replaced"));
+    /* the position kept: only the new vote was delivered */
+    assert_true(wait_metric(w, "worker_messages_acked_total", 1) == 1);
+    assert_int_equal(js_GetConsumerInfo(&ci, g_tk.js, CONTRACT_STREAM,
+                                        CONTRACT_CONSUMER, NULL, NULL),
+                     NATS_OK);
+    assert_int_equal(ci->Config->AckWait, 2000LL * 1000000LL);
+    assert_int_equal(ci->Config->MaxAckPending, 20000);
+    jsConsumerInfo_Destroy(ci);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_pipeline_tampered_consumer_replaced, setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_consumer_settings_updated,
+                                        setup_auth, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_a_then_b, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_redelivery_and_duplicates,

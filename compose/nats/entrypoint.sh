@@ -8,7 +8,11 @@
 # the secret nats_route_password, so nothing else on the network can join
 # the cluster as a route (a route sees every message, past all
 # permissions). NATS_CLUSTER_NAME (votingapp), NATS_CLUSTER_LISTEN
-# (0.0.0.0:6222).
+# (0.0.0.0:6222). The route password never goes on nats-server's command
+# line (ps, /proc/PID/cmdline and docker top show that to anyone): the
+# cluster block is written, mode 0600, into a new folder under
+# NATS_CONF_DIR (/tmp: a tmpfs in compose/stack.yaml), in a configuration
+# that includes the one given with -c, and nats-server starts with that.
 set -eu
 SECRETS=${NATS_SECRETS_DIR:-/run/secrets}
 
@@ -35,11 +39,43 @@ done
 
 if [ -n "${NATS_CLUSTER_ROUTES:-}" ]; then
   secret nats_route_password
+  # "$@" without its -c/--config FILE, FILE in $conf
+  conf="" n=$#
+  while [ "$n" -gt 0 ]; do
+    a=$1; shift; n=$((n - 1))
+    case "$a" in
+      -c | --config | -config) conf=$1; shift; n=$((n - 1)) ;;
+      -c=* | --config=* | -config=*) conf=${a#*=} ;;
+      *) set -- "$@" "$a" ;;
+    esac
+  done
+  if [ -z "$conf" ]; then
+    echo "nats: a cluster node needs its configuration with -c FILE" >&2
+    exit 2
+  fi
+  case "$conf" in /*) ;; *) conf=$PWD/$conf ;; esac
+  if ! dir=$(mktemp -d "${NATS_CONF_DIR:-/tmp}/nats-conf.XXXXXX"); then
+    echo "nats: cannot write the cluster configuration in ${NATS_CONF_DIR:-/tmp} (NATS_CONF_DIR): mount a tmpfs there" >&2
+    exit 2
+  fi
+  case "$dir" in /*) ;; *) dir=$PWD/$dir ;; esac
+  # nats-server resolves an include against the including file's folder,
+  # even an absolute path: reach $conf from $dir through "..".
+  up=$(echo "$dir" | sed 's|[^/][^/]*|..|g; s|^/||')
   routes=""
   for r in $(echo "$NATS_CLUSTER_ROUTES" | tr ',' ' '); do
-    routes="$routes${routes:+,}nats://route:$pw@$r"
+    routes="$routes${routes:+, }\"nats-route://route:$pw@$r\""
   done
-  set -- "$@" --cluster_name "${NATS_CLUSTER_NAME:-votingapp}" \
-    --cluster "nats://route:$pw@${NATS_CLUSTER_LISTEN:-0.0.0.0:6222}" --routes "$routes"
+  (umask 077; cat >"$dir/nats.conf") <<EOT
+# written by nats/entrypoint.sh at the server's start
+include "$up$conf"
+cluster {
+  name: "${NATS_CLUSTER_NAME:-votingapp}"
+  listen: "${NATS_CLUSTER_LISTEN:-0.0.0.0:6222}"
+  authorization { user: route, password: "$pw" }
+  routes: [$routes]
+}
+EOT
+  set -- -c "$dir/nats.conf" "$@"
 fi
 exec nats-server "$@"

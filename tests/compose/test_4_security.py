@@ -69,6 +69,18 @@ NATS = [
      "Permissions Violation for Publish",
      ("debug", "nats_debug_password", "pub",
       "$JS.API.CONSUMER.MSG.NEXT.VOTES.worker", "1")),
+    # (compose/nats:auth_test shows what each would have done)
+    ("debug's NATS user making a consumer on VOTES",
+     "Permissions Violation for Publish",
+     ("debug", "nats_debug_password", "pub", "$JS.API.CONSUMER.CREATE.VOTES",
+      '{"stream_name":"VOTES","config":{"deliver_subject":"votes.b"}}')),
+    ("debug's NATS user making or changing the worker's consumer",
+     "Permissions Violation for Publish",
+     ("debug", "nats_debug_password", "pub",
+      "$JS.API.CONSUMER.DURABLE.CREATE.VOTES.worker", "{}")),
+    ("debug's NATS user reading other clients' replies",
+     "Permissions Violation for Subscription",
+     ("debug", "nats_debug_password", "sub", "_INBOX.>", "--count", "1")),
 ]
 
 
