@@ -30,7 +30,7 @@ from hostile import send_raw, request
 
 PER_MIN = 12          # a token every 5 s
 BURST = 5
-PREFIX = "hostile-rl-"
+PREFIX = f"hostile-rl-{int(time.time())}-"   # new voters at each run
 SENT = {"ok": [], "refused": []}      # voter ids by answer
 
 
@@ -89,7 +89,7 @@ def limited(stack, before):
 
 
 def vote(port, source, n, headers=()):
-    voter = f"{PREFIX}{source}-{n}"
+    voter = f"{PREFIX}{source.replace('.', '_')}-{n}"
     a = send_raw(port, request(
         b"POST", b"/api/vote",
         ((b"Content-Type", b"application/json"),) + tuple(headers),
