@@ -22,6 +22,7 @@
 #include "proto/vote.pb-c.h"
 #include "vote/ballot.h"
 #include "vote/bus.h"
+#include "vote/ratelimit.h"
 #include "vote/settings.h"
 #include "vote/voters.h"
 
@@ -42,7 +43,10 @@ struct api {
     struct metric *publish_errors;
     struct metric *bad_requests;
     struct metric *latency;
+    struct metric *rate_limited;
+    struct ratelimit *limit;      /* NULL: no limit (VOTE_RATE_PER_MIN=0) */
     _Atomic int64_t last_pub_log; /* rate limit of the error log, ms */
+    _Atomic int64_t last_limit_log;
 };
 
 static int64_t wall_ms(void)
@@ -86,13 +90,18 @@ static int register_metrics(struct api *a, struct metrics *m)
                         "Votes refused with 503: no PubAck from JetStream.");
     a->bad_requests = metrics_counter(m, "vote_bad_requests_total",
                                       "Vote requests refused with 4xx.");
+    a->rate_limited = metrics_counter(
+        m, "vote_rate_limited_total",
+        "Votes refused with 429: over VOTE_RATE_PER_MIN for the address.");
     a->latency = metrics_histogram(
         m, "vote_request_duration_seconds", "Time to answer POST /api/vote.",
         LATENCY_BOUNDS, sizeof(LATENCY_BOUNDS) / sizeof(LATENCY_BOUNDS[0]));
     for (i = 0; i < CONTRACT_N_OPTIONS; i++)
         if (!a->votes[i])
             return -ENOMEM;
-    return a->publish_errors && a->bad_requests && a->latency ? 0 : -ENOMEM;
+    return a->publish_errors && a->bad_requests && a->latency && a->rate_limited
+               ? 0
+               : -ENOMEM;
 }
 
 int api_new(struct api **out, struct bus *bus, struct voters *voters,
@@ -111,7 +120,9 @@ int api_new(struct api **out, struct bus *bus, struct voters *voters,
         snprintf(a->hostname, sizeof(a->hostname), "vote");
     a->hostname[sizeof(a->hostname) - 1] = '\0';
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
-        register_metrics(a, m)) {
+        register_metrics(a, m) ||
+        (cfg->rate_per_min &&
+         ratelimit_new(&a->limit, cfg->rate_per_min, cfg->rate_burst))) {
         free(a);
         return -EIO;
     }
@@ -122,6 +133,8 @@ int api_new(struct api **out, struct bus *bus, struct voters *voters,
 
 void api_free(struct api *a)
 {
+    if (a)
+        ratelimit_free(a->limit);
     free(a);
 }
 
@@ -215,6 +228,48 @@ static int send_cast(struct api *a, struct mg_connection *c,
                           hdr);
 }
 
+/* The last X-Forwarded-For header (the one the nearest proxy wrote), or
+ * NULL. */
+static const char *forwarded_for(struct mg_connection *c)
+{
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    const char *v = NULL;
+    int i;
+
+    for (i = 0; i < ri->num_headers; i++)
+        if (strcasecmp(ri->http_headers[i].name, "X-Forwarded-For") == 0)
+            v = ri->http_headers[i].value;
+    return v;
+}
+
+/* 0 when the client's address may vote now; else the 429 is sent and its
+ * handler's answer returned. */
+static int over_limit(struct api *a, struct mg_connection *c)
+{
+    const struct settings *cfg = a->cfg;
+    struct ratelimit_addr who;
+    char hdr[40], msg[192], shown[64], q[80];
+    unsigned wait;
+
+    if (ratelimit_client(mg_get_request_info(c)->remote_addr, forwarded_for(c),
+                         cfg->trusted, cfg->n_trusted, &who))
+        return 0; /* no peer address (not over TCP/IP): nothing to count */
+    wait = ratelimit_take(a->limit, &who, mono_ms());
+    if (!wait)
+        return 0;
+    metrics_add(a->rate_limited, 1);
+    ratelimit_format(&who, shown, sizeof(shown));
+    if (log_due(&a->last_limit_log))
+        log_warn("rate_limited", "\"client\":%s,\"retry_after_s\":%u",
+                 log_quote(q, sizeof(q), shown), wait);
+    snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", wait);
+    snprintf(msg, sizeof(msg),
+             "too many votes from your address (%s): at most %u a minute; "
+             "retry in %u s",
+             shown, cfg->rate_per_min, wait);
+    return http_send_json(c, 429, json_pack("{s:s}", "error", msg), hdr);
+}
+
 static int bad_request(struct api *a, struct mg_connection *c, int status,
                        const char *why)
 {
@@ -262,6 +317,9 @@ static int cast(struct api *a, struct mg_connection *c)
                            "4096 bytes");
     if (rc)
         return bad_request(a, c, 400, "could not read the request body");
+    rc = a->limit ? over_limit(a, c) : 0;
+    if (rc)
+        return rc;
     if (ballot_parse(&b, mg_get_header(c, "Content-Type"), body, len,
                      cookies(c, jar, sizeof(jar)), &why))
         return bad_request(a, c, 400, why);

@@ -8,6 +8,10 @@
  *
  * A vote is published as a VoteCast on votes.<option>, then recorded in
  * Redis; a Redis failure is counted and logged, and the vote still counts.
+ * With VOTE_RATE_PER_MIN set, each client address (the peer, or behind
+ * VOTE_TRUSTED_PROXIES what X-Forwarded-For names; see ratelimit.h) casts
+ * at most that many a minute after a burst of VOTE_RATE_BURST; a vote over
+ * it gets 429 with Retry-After and is not published.
  *
  * api_new() keeps the pointers it is given (they must outlive the api) and
  * registers its metrics in m; hands *out to the caller, release with

@@ -32,6 +32,7 @@
 
 #include <nats/nats.h>
 
+#include "lib/config/config.h"
 #include "lib/jstream/jstream.h"
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
@@ -383,7 +384,7 @@ static const char *server_of(natsConnection *nc, char *q, size_t n)
 
     if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
         url[0] = '\0';
-    natsconn_redact(url, shown, sizeof(shown));
+    config_redact_url(url, shown, sizeof(shown));
     return log_quote(q, n, shown);
 }
 

@@ -125,7 +125,11 @@ int main(int argc, char **argv)
     if (http_start(&http, &ho))
         goto out;
     api_register(d.api, http);
-    log_info("listening", "\"port\":%u,\"threads\":%u", cfg.port, cfg.threads);
+    log_info("listening",
+             "\"port\":%u,\"threads\":%u,\"rate_per_min\":%u,"
+             "\"rate_burst\":%u,\"trusted_proxies\":%d",
+             cfg.port, cfg.threads, cfg.rate_per_min, cfg.rate_burst,
+             cfg.n_trusted);
     while (!g_stop)
         shutdown_sleep_ms(&g_stop, 1000);
     log_info("stopping", "\"in_flight\":\"finishing\"");

@@ -1,8 +1,9 @@
 /* main_test.c - the vote binary as a process: bad config exits 2 naming
- * the variable; starts with NATS and Redis down (not ready, says why) and
- * recovers, through a NATS_URL list whose first node never answers, and
- * never shows a password; --healthcheck; SIGTERM with votes in flight exits 0
- * within 10 s, and every vote it answered 200 is in the stream. */
+ * the variable (never a password); starts with NATS and Redis down (not ready,
+ * says why) and recovers, through a NATS_URL list whose first node never
+ * answers, and never shows a password; --healthcheck; SIGTERM with votes in
+ * flight exits 0 within 10 s, and every vote it answered 200 is in the stream.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -80,17 +81,35 @@ static int file_has(const char *path, const char *text)
     return strstr(buf, text) != NULL;
 }
 
-static void test_main_bad_config_exits_2(void **state)
+/* Runs BIN with one bad variable: exit 2, and the log names it. */
+static void bad_config(const char *assignment, const char *variable,
+                       const char *hidden)
 {
-    const char *env[] = {"VOTE_DUPLICATE_WINDOW_S=5s", NULL};
+    const char *env[] = {assignment, NULL};
     char *args[] = {NULL};
-    char log[] = "/tmp/vote-main-test.XXXXXX";
+    char log[] = "/tmp/vote-main-test.XXXXXX", want[96];
     int fd = mkstemp(log);
 
     close(fd);
+    snprintf(want, sizeof(want), "\"variable\":\"%s\"", variable);
     assert_int_equal(wait_exit(spawn(args, env, log), 5000), 2);
-    assert_true(file_has(log, "\"variable\":\"VOTE_DUPLICATE_WINDOW_S\""));
+    assert_true(file_has(log, want));
+    if (hidden && file_has(log, hidden))
+        fail_msg("%s: the log shows %s", assignment, hidden);
     unlink(log);
+}
+
+static void test_main_bad_config_exits_2(void **state)
+{
+    bad_config("VOTE_DUPLICATE_WINDOW_S=5s", "VOTE_DUPLICATE_WINDOW_S", NULL);
+    bad_config("VOTE_RATE_PER_MIN=lots", "VOTE_RATE_PER_MIN", NULL);
+    bad_config("VOTE_RATE_BURST=0", "VOTE_RATE_BURST", NULL);
+    bad_config("VOTE_TRUSTED_PROXIES=vote-ui", "VOTE_TRUSTED_PROXIES", NULL);
+    /* an unparsable REDIS_URL was logged verbatim, password included */
+    bad_config("REDIS_URL=redis://vote:Pa55word-x@redis:6379x", "REDIS_URL",
+               "Pa55word");
+    bad_config("REDIS_URL=redis://vote:Pa55word-x@@redis", "REDIS_URL",
+               "Pa55word");
 }
 
 static int get(uint16_t port, const char *path, struct testhttp_resp *r)

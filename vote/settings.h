@@ -10,6 +10,7 @@
 #include "lib/jstream/jstream.h"
 #include "lib/natsconn/natsconn.h"
 #include "proto/contract.h"
+#include "vote/ratelimit.h"
 
 struct settings {
     uint16_t port;                    /* PORT, 5000 */
@@ -22,6 +23,10 @@ struct settings {
     char label_a[CONTRACT_LABEL_MAX]; /* OPTION_A, "Cats" */
     char label_b[CONTRACT_LABEL_MAX]; /* OPTION_B, "Dogs" */
     char log_level[16];               /* LOG_LEVEL, "" means info */
+    unsigned rate_per_min;            /* VOTE_RATE_PER_MIN, 0: no limit */
+    unsigned rate_burst;              /* VOTE_RATE_BURST, 20 */
+    int n_trusted;                    /* VOTE_TRUSTED_PROXIES, none */
+    struct ratelimit_net trusted[RATELIMIT_MAX_TRUSTED];
 };
 
 /* 0, or -EINVAL after logging the first bad variable. */

@@ -32,6 +32,9 @@ static const char *const VARS[] = {"PORT",
                                    "REDIS_USER",
                                    "REDIS_PASSWORD",
                                    "REDIS_PASSWORD_FILE",
+                                   "VOTE_RATE_PER_MIN",
+                                   "VOTE_RATE_BURST",
+                                   "VOTE_TRUSTED_PROXIES",
                                    NULL};
 
 static void test_settings_defaults(void **state)
@@ -51,6 +54,24 @@ static void test_settings_defaults(void **state)
     assert_string_equal(s.label_b, "Dogs");
     assert_int_equal(s.streams.replicas, 1);
     assert_int_equal(s.streams.votes_max_bytes, 1073741824);
+    assert_int_equal(s.rate_per_min, 0); /* no limit */
+    assert_int_equal(s.rate_burst, 20);
+    assert_int_equal(s.n_trusted, 0);
+}
+
+static void test_settings_rate(void **state)
+{
+    static const char *const env[] = {
+        "VOTE_RATE_PER_MIN=60", "VOTE_RATE_BURST=5",
+        "VOTE_TRUSTED_PROXIES=127.0.0.1, 172.16.0.0/12,fd00::/8", NULL};
+    struct settings s;
+
+    testenv_set(env);
+    assert_int_equal(settings_load(&s), 0);
+    assert_int_equal(s.rate_per_min, 60);
+    assert_int_equal(s.rate_burst, 5);
+    assert_int_equal(s.n_trusted, 3);
+    assert_int_equal(s.trusted[1].bits, 96 + 12);
 }
 
 static void test_settings_values(void **state)
@@ -122,6 +143,15 @@ static void test_settings_refused(void **state)
         {"NATS_REPLICAS", "7"},
         {"VOTES_MAX_BYTES", "-1"},
         {"REDIS_URL", "redis://host:99999"},
+        {"VOTE_RATE_PER_MIN", "-1"},
+        {"VOTE_RATE_PER_MIN", "60/min"},
+        {"VOTE_RATE_BURST", "0"},
+        {"VOTE_TRUSTED_PROXIES", "vote-ui"},
+        {"VOTE_TRUSTED_PROXIES", "10.0.0.0/40"},
+        {"VOTE_TRUSTED_PROXIES", "1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5,"
+                                 "6.6.6.6,7.7.7.7,8.8.8.8,9.9.9.9,1.0.0.1,"
+                                 "1.0.0.2,1.0.0.3,1.0.0.4,1.0.0.5,1.0.0.6,"
+                                 "1.0.0.7,1.0.0.8"},
     };
 
     testenv_refused(VARS, bad, sizeof(bad) / sizeof(bad[0]), load);
@@ -134,6 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TESTENV_UNIT_TEST(test_settings_defaults, VARS),
         TESTENV_UNIT_TEST(test_settings_values, VARS),
+        TESTENV_UNIT_TEST(test_settings_rate, VARS),
         TESTENV_UNIT_TEST(test_settings_redis_user, VARS),
         TESTENV_UNIT_TEST(test_settings_refused, VARS),
     };

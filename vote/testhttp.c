@@ -15,7 +15,13 @@
 
 int testhttp_connect(struct testhttp *h, uint16_t port)
 {
+    return testhttp_connect_from(h, NULL, port);
+}
+
+int testhttp_connect_from(struct testhttp *h, const char *from, uint16_t port)
+{
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    struct sockaddr_in src = {.sin_family = AF_INET};
     struct timeval tv = {15, 0};
     int one = 1;
 
@@ -26,6 +32,12 @@ int testhttp_connect(struct testhttp *h, uint16_t port)
         return -errno;
     setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (from && (inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
+                 bind(h->fd, (struct sockaddr *)&src, sizeof(src)))) {
+        close(h->fd);
+        h->fd = -1;
+        return -EADDRNOTAVAIL;
+    }
     if (connect(h->fd, (struct sockaddr *)&a, sizeof(a))) {
         close(h->fd);
         h->fd = -1;
@@ -142,12 +154,18 @@ int testhttp_vote_request(char *req, size_t n, const char *extra,
 
 int testhttp_once(uint16_t port, const char *req, struct testhttp_resp *r)
 {
+    return testhttp_once_from(NULL, port, req, r);
+}
+
+int testhttp_once_from(const char *from, uint16_t port, const char *req,
+                       struct testhttp_resp *r)
+{
     struct testhttp h;
     int rc;
 
     memset(r, 0, sizeof(*r));
     r->status = -1;
-    if (testhttp_connect(&h, port))
+    if (testhttp_connect_from(&h, from, port))
         return -1;
     rc = testhttp_send(&h, req, r);
     testhttp_close(&h);

@@ -19,6 +19,9 @@ struct testhttp {
 };
 
 int testhttp_connect(struct testhttp *h, uint16_t port);
+/* The same from a local address of the client's choice (127.0.0.2: any
+ * of 127/8 is this host's); NULL: the kernel's choice. */
+int testhttp_connect_from(struct testhttp *h, const char *from, uint16_t port);
 void testhttp_close(struct testhttp *h);
 
 /* Sends req (a whole raw request) and reads one answer. 0 or -errno. */
@@ -26,6 +29,8 @@ int testhttp_send(struct testhttp *h, const char *req, struct testhttp_resp *r);
 
 /* One request on a fresh connection; returns the status, or -1. */
 int testhttp_once(uint16_t port, const char *req, struct testhttp_resp *r);
+int testhttp_once_from(const char *from, uint16_t port, const char *req,
+                       struct testhttp_resp *r);
 
 /* A raw POST /api/vote of option for voter (a JSON body) into req[n],
  * with extra header lines ("" or "Name: v\r\n..."). 0, or -ENOSPC. */

@@ -153,17 +153,38 @@ int config_parse_url(const char *raw, const char *scheme, uint16_t def_port,
     return parse_hostport(auth, (size_t)(end - auth), def_port, out);
 }
 
+void config_redact_url(const char *url, char *out, size_t n)
+{
+    size_t k = strspn(url, "abcdefghijklmnopqrstuvwxyz"
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    const char *host, *at;
+    int len;
+
+    /* kept: a scheme (RFC 3986 letters) and its "://"; dropped: up to
+     * the last '@', which a password holding '/', '?', '#' or "://"
+     * would hide from a parse of the authority (found by fuzzing) */
+    host = k && strncmp(url + k, "://", 3) == 0 ? url + k + 3 : url;
+    at = strrchr(url, '@');
+    if (!at)
+        len = snprintf(out, n, "%s", url);
+    else
+        len = snprintf(out, n, "%.*s%s", (int)(host - url), url, at + 1);
+    if (n && (len < 0 || (size_t)len >= n))
+        out[0] = '\0';
+}
+
 int config_url(const char *name, const char *def, const char *scheme,
                uint16_t def_port, struct config_url *out)
 {
     const char *v = env_or(name, def);
-    char why[96];
+    char why[96], shown[512];
 
     if (config_parse_url(v, scheme, def_port, out) == 0)
         return 0;
     snprintf(why, sizeof(why), "must be a URL like %s://host:%u", scheme,
              def_port);
-    return config_invalid(name, v, why);
+    config_redact_url(v, shown, sizeof(shown));
+    return config_invalid(name, shown[0] ? shown : "(too long to show)", why);
 }
 
 /* Reads the first line of `path` into out. */

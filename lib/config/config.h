@@ -30,7 +30,8 @@ int config_long(const char *name, long def, long min, long max, long *out);
 /* TCP port, 1..65535. */
 int config_port(const char *name, uint16_t def, uint16_t *out);
 
-/* URL whose scheme must be `scheme`; a missing port becomes def_port. */
+/* URL whose scheme must be `scheme`; a missing port becomes def_port. A
+ * value refused is logged through config_redact_url(). */
 int config_url(const char *name, const char *def, const char *scheme,
                uint16_t def_port, struct config_url *out);
 
@@ -45,5 +46,11 @@ int config_invalid(const char *name, const char *value, const char *why);
 /* Parses `raw` as config_url() does, without logging. 0 or -EINVAL. */
 int config_parse_url(const char *raw, const char *scheme, uint16_t def_port,
                      struct config_url *out);
+
+/* Copies url into out without its user:password@ (everything between
+ * "scheme://" and the last '@'), for logs, /readyz and config errors of
+ * any URL, parsable or not (NATS_URL's entries, REDIS_URL...). out is ""
+ * when it does not fit. */
+void config_redact_url(const char *url, char *out, size_t n);
 
 #endif

@@ -6,8 +6,9 @@
  * port, string, secret file), the rest is the variable's value (or the
  * secret file's content). Beyond "no crash", a value accepted must hold
  * what the caller relies on: a URL has a host and a port 1-65535, an
- * integer is in range, a secret is one line. Refusals log one line
- * (to /dev/null here). */
+ * integer is in range, a secret is one line, a URL as shown
+ * (config_redact_url()) holds no '@'. Refusals log one line (to
+ * /dev/null here). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,7 +53,11 @@ static void fuzz_url(const char *v, unsigned pick)
 {
     const char *scheme = SCHEMES[pick % 3];
     struct config_url u;
+    char shown[600];
 
+    /* what a refusal logs: never a user:password@ part */
+    config_redact_url(v, shown, sizeof(shown));
+    FUZZ_CHECK(!strchr(shown, '@'));
     if (config_parse_url(v, scheme, 4222, &u))
         return;
     FUZZ_CHECK(strcmp(u.raw, v) == 0);

@@ -132,6 +132,61 @@ static void test_config_url_at_in_host(void **state)
     assert_string_equal(u.password, "pss");
 }
 
+static void test_config_redact_url(void **state)
+{
+    static const char *const cases[][2] = {
+        {"nats://u:p@h:1", "nats://h:1"},
+        {"nats://u:p@x@h:1/path", "nats://h:1/path"},
+        {"nats://h:1", "nats://h:1"},
+        /* a '/' or '#' in the password hid the '@' and showed it all
+         * (found by natsconn_fuzz) */
+        {"nats://u:pa/ss@h:1", "nats://h:1"},
+        {"nats://u:pa#s?s@h:1", "nats://h:1"},
+        {"nats:/u:p://s@h:1", "h:1"},
+        /* a ',' in a password does not end the URL */
+        {"redis://u:pa,ss@h", "redis://h"},
+    };
+    char out[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        config_redact_url(cases[i][0], out, sizeof(out));
+        if (strcmp(out, cases[i][1]) != 0)
+            fail_msg("%s: \"%s\", not \"%s\"", cases[i][0], out, cases[i][1]);
+    }
+    config_redact_url("nats://u:p@h:1", out, 4);
+    assert_string_equal(out, "");
+}
+
+/* An unparsable URL is refused naming the variable, and its log line
+ * shows the URL without the password (REDIS_URL was logged verbatim). */
+static void test_config_url_bad_hides_password(void **state)
+{
+    static const char *const bad[] = {
+        "redis://vote:Hunter2pw@redis:99999",   /* port out of range */
+        "redis://vote:Hunter2pw@redis:port",    /* port not a number */
+        "rediss://vote:Hunter2pw@redis:6379",   /* another scheme */
+        "redis://vote:Hunter2pw@x@redis:6379",  /* a second '@' */
+        "redis://vote:Hunter2pw/x@redis:6379",  /* '/' in the password */
+        "redis://vote:Hunter2pw,x@redis:6379x", /* a "," and port junk */
+        "redis://vote:Hunter2pw@red is:6379",   /* a blank */
+    };
+    struct config_url u;
+    const char *log;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("REDIS_URL", bad[i], 1);
+        assert_int_equal(config_url("REDIS_URL", "", "redis", 6379, &u),
+                         -EINVAL);
+        log = logcapture_drain();
+        if (!strstr(log, "\"variable\":\"REDIS_URL\"") ||
+            strstr(log, "Hunter2pw") || !strstr(log, "redis"))
+            fail_msg("%s logged as: %s", bad[i], log);
+    }
+    unsetenv("REDIS_URL");
+}
+
 static void test_config_secret_file(void **state)
 {
     char path[256];
@@ -175,6 +230,8 @@ int main(void)
         cmocka_unit_test(test_config_url_parts),
         cmocka_unit_test(test_config_url_bad),
         cmocka_unit_test(test_config_url_at_in_host),
+        cmocka_unit_test(test_config_redact_url),
+        cmocka_unit_test(test_config_url_bad_hides_password),
         cmocka_unit_test(test_config_secret_file),
     };
 

@@ -10,30 +10,6 @@
 #include "lib/config/config.h"
 #include "lib/log/log.h"
 
-void natsconn_redact(const char *url, char *out, size_t n)
-{
-    size_t k = strspn(url, "abcdefghijklmnopqrstuvwxyz"
-                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
-    const char *host, *end, *at;
-    int len;
-
-    /* kept: a scheme (RFC 3986 letters) and its "://"; dropped: up to
-     * the entry's last '@', which a password holding '/', '?', '#' or
-     * "://" would hide from a parse of the authority (found by fuzzing) */
-    host = k && strncmp(url + k, "://", 3) == 0 ? url + k + 3 : url;
-    end = url + strcspn(url, ",");
-    at = memchr(url, '@', (size_t)(end - url));
-    while (at && memchr(at + 1, '@', (size_t)(end - at - 1)))
-        at = memchr(at + 1, '@', (size_t)(end - at - 1));
-    if (!at) {
-        len = snprintf(out, n, "%s", url);
-    } else {
-        len = snprintf(out, n, "%.*s%s", (int)(host - url), url, at + 1);
-    }
-    if (n && (len < 0 || (size_t)len >= n))
-        out[0] = '\0';
-}
-
 /* Appends the redacted form of one parsed entry to c->redacted. */
 static int add_redacted(struct natsconn *c, const struct config_url *u)
 {
@@ -113,7 +89,7 @@ static void redact_list(const char *list, char *out, size_t n)
     for (;;) {
         len = strcspn(list, ",");
         snprintf(one, sizeof(one), "%.*s", (int)len, list);
-        natsconn_redact(one, red, sizeof(red));
+        config_redact_url(one, red, sizeof(red));
         w = snprintf(out + used, n - used, "%s%s", used ? "," : "", red);
         if (w < 0 || (size_t)w >= n - used || !list[len])
             return;

@@ -18,8 +18,9 @@
  * name, the reconnect policy and the callbacks stay with each caller.
  *
  * Credentials are never printed: `redacted` is the server list without
- * user or password, for /readyz, logs and metrics. A struct natsconn is a
- * plain value (copy it freely); nothing here keeps state. */
+ * user or password, for /readyz, logs and metrics; one URL (e.g.
+ * natsConnection_GetConnectedUrl()) goes through config_redact_url(). A struct
+ * natsconn is a plain value (copy it freely); nothing here keeps state. */
 #ifndef LIB_NATSCONN_H
 #define LIB_NATSCONN_H
 
@@ -57,9 +58,5 @@ const char *natsconn_inbox(const struct natsconn *c, char *out, size_t n);
 /* Sets the server list, the user and its inbox prefix on o. NATS_OK or
  * nats.c's status. */
 natsStatus natsconn_apply(const struct natsconn *c, natsOptions *o);
-
-/* Copies url into out without its user:password@, e.g. for logging
- * natsConnection_GetConnectedUrl(). out is "" when it does not fit. */
-void natsconn_redact(const char *url, char *out, size_t n);
 
 #endif

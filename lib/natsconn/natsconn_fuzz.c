@@ -1,11 +1,11 @@
 /* natsconn_fuzz.c - libFuzzer target: NATS_URL as a server list through
- * natsconn_parse(), and any text through natsconn_redact(), which is what
+ * natsconn_parse(), and any text through config_redact_url(), which is what
  * logs and /readyz show of it.
  *
  * Input: the NATS_URL value (cut at a NUL, as getenv() would). Beyond "no
  * crash": a list accepted has 1 to NATSCONN_MAX_SERVERS servers that each
  * parse as a nats:// URL, and no shown form of it (the redacted list, or
- * one entry through natsconn_redact()) keeps a user:password@ part. */
+ * one entry through config_redact_url()) keeps a user:password@ part. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = '\0';
     check_list(s);
     /* what redact_list() does with each entry of a list it refused */
-    natsconn_redact(s, out, sizeof(out));
+    config_redact_url(s, out, sizeof(out));
     FUZZ_CHECK(strlen(out) < sizeof(out));
     entry = strchr(s, ',') ? NULL : s;
     if (entry && out[0])

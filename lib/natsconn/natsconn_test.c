@@ -80,30 +80,6 @@ static void test_natsconn_parse_bad_entries(void **state)
     }
 }
 
-static void test_natsconn_redact(void **state)
-{
-    static const char *const cases[][2] = {
-        {"nats://u:p@h:1", "nats://h:1"},
-        {"nats://u:p@x@h:1/path", "nats://h:1/path"},
-        {"nats://h:1", "nats://h:1"},
-        /* a '/' or '#' in the password hid the '@' and showed it all
-         * (found by natsconn_fuzz) */
-        {"nats://u:pa/ss@h:1", "nats://h:1"},
-        {"nats://u:pa#s?s@h:1", "nats://h:1"},
-        {"nats:/u:p://s@h:1", "h:1"},
-    };
-    char out[64];
-    size_t i;
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        natsconn_redact(cases[i][0], out, sizeof(out));
-        if (strcmp(out, cases[i][1]) != 0)
-            fail_msg("%s: \"%s\", not \"%s\"", cases[i][0], out, cases[i][1]);
-    }
-    natsconn_redact("nats://u:p@h:1", out, 4);
-    assert_string_equal(out, "");
-}
-
 static void test_natsconn_load_env(void **state)
 {
     struct natsconn c;
@@ -196,7 +172,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_natsconn_parse_lists),
         cmocka_unit_test(test_natsconn_parse_bad_entries),
-        cmocka_unit_test(test_natsconn_redact),
         TESTENV_UNIT_TEST(test_natsconn_load_env, VARS),
         TESTENV_UNIT_TEST(test_natsconn_password_file, VARS),
         cmocka_unit_test(test_natsconn_apply_connects_through_list),

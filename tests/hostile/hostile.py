@@ -57,10 +57,13 @@ def dechunk(data):
     return out
 
 
-def send_raw(port, data, timeout=10.0):
-    """Sends data on a new connection, half-closes nothing, and reads until
-    the server closes or one whole answer is in. Returns an Answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+def send_raw(port, data, timeout=10.0, source=None):
+    """Sends data on a new connection (from the local address source, e.g.
+    "127.0.0.2", when given), half-closes nothing, and reads until the
+    server closes or one whole answer is in. Returns an Answer."""
+    with socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout,
+            source_address=(source, 0) if source else None) as s:
         try:
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):

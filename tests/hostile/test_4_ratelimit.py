@@ -1,0 +1,175 @@
+"""VOTE_RATE_PER_MIN through ui/vote/nginx.conf: a second vote process on
+the same stack (NATS, Redis, worker, Postgres), with the limit on and
+nginx as its trusted proxy, and nginx in front of it. Clients take
+distinct loopback addresses (127.0.0.2, 127.0.0.3...: all of 127/8 is
+this host's), as clients behind one proxy have distinct addresses.
+
+- a flood from one address: the burst passes, then 429 with Retry-After
+  and a JSON message, and none of those votes is published; another
+  address votes freely meanwhile; after Retry-After the flooder votes
+  again (nothing to reset);
+- a client's own X-Forwarded-For (spoofed, or naming another client)
+  changes nothing: nginx appends the real peer, vote counts the
+  right-most address that is not a trusted proxy;
+- every 200 is in Postgres, no 429 is; the counter of refused votes.
+
+The votes cast here on purpose become test_9_afterwards' baseline once
+checked; everything else must still be as it was.
+"""
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Nginx, free_port, snapshot, wait_until
+from hostile import send_raw, request
+
+PER_MIN = 12          # a token every 5 s
+BURST = 5
+PREFIX = f"hostile-rl-{int(time.time())}-"   # new voters at each run
+SENT = {"ok": [], "refused": []}      # voter ids by answer
+
+
+class LimitedVote:
+    """The stack's vote binary, again, with the limit on."""
+
+    def __init__(self, stack):
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile(
+            prefix="hostile-vote-rl.", suffix=".log", delete=False).name
+        secrets = Path(stack.run_dir) / "secrets"
+        env = dict(
+            os.environ, PORT=str(self.port), VOTE_THREADS="8",
+            LOG_LEVEL="info",
+            NATS_URL=f"nats://127.0.0.1:{stack.ports['NATS_PORT']}",
+            NATS_USER="vote",
+            NATS_PASSWORD_FILE=str(secrets / "nats_vote_password"),
+            REDIS_URL=f"redis://127.0.0.1:{stack.ports['REDIS_PORT']}",
+            REDIS_USER="vote",
+            REDIS_PASSWORD_FILE=str(secrets / "redis_vote_password"),
+            VOTE_RATE_PER_MIN=str(PER_MIN), VOTE_RATE_BURST=str(BURST),
+            VOTE_TRUSTED_PROXIES="127.0.0.1")
+        with open(self.log, "w") as out:
+            self.proc = subprocess.Popen(
+                [str(Path(stack.run_dir) / "bin" / "vote")], env=env,
+                stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        wait_until("the rate-limited vote ready", lambda: send_raw(
+            self.port, request(b"GET", b"/readyz"), 1).status == 200, 30)
+
+    def metric(self, name):
+        a = send_raw(self.port, request(b"GET", b"/metrics"))
+        for line in a.body.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} not in /metrics")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.unlink(self.log)
+
+
+@pytest.fixture(scope="module")
+def limited(stack, before):
+    v = LimitedVote(stack)
+    n = Nginx("vote", "vote", v.port)
+    yield v, n
+    n.stop()
+    assert v.proc.poll() is None, f"vote died: {Path(v.log).read_text()}"
+    v.stop()
+
+
+def vote(port, source, n, headers=()):
+    voter = f"{PREFIX}{source.replace('.', '_')}-{n}"
+    a = send_raw(port, request(
+        b"POST", b"/api/vote",
+        ((b"Content-Type", b"application/json"),) + tuple(headers),
+        json.dumps({"vote": "b", "voter_id": voter}).encode()),
+        source=source)
+    SENT["ok" if a.status == 200 else "refused"].append(voter)
+    return a
+
+
+def assert_limited(a, who):
+    assert a.status == 429, a.raw[:300]
+    retry = int(a.headers["retry-after"])
+    assert 1 <= retry <= 60 // PER_MIN, a.headers
+    assert a.headers["content-type"].startswith("application/json")
+    msg = a.json()["error"]
+    assert f"({who})" in msg, msg
+    return retry
+
+
+def test_flood_limited_others_free_then_recovers(stack, limited):
+    v, nginx = limited
+    seq = stack.stream_last_seq()
+    codes, other, retry = [], [], 0
+    for i in range(30):
+        a = vote(nginx.port, "127.0.0.2", i)
+        codes.append(a.status)
+        if a.status != 200:
+            retry = assert_limited(a, "127.0.0.2")
+        if i % 10 == 0:
+            other.append(vote(nginx.port, "127.0.0.3", i).status)
+    print(f"flood of 30 from 127.0.0.2 through nginx: {codes.count(200)} "
+          f"accepted, {codes.count(429)} refused, Retry-After {retry} s; "
+          f"127.0.0.3: {other}")
+    assert codes == [200] * BURST + [429] * (30 - BURST)
+    assert other == [200, 200, 200]
+    # none of the refused ones reached JetStream
+    assert stack.stream_last_seq() == seq + BURST + 3
+    time.sleep(retry + 0.1)
+    assert vote(nginx.port, "127.0.0.2", 100).status == 200
+    assert_limited(vote(nginx.port, "127.0.0.2", 101), "127.0.0.2")
+
+
+def test_spoofed_forwarded_for_changes_nothing(stack, limited):
+    v, nginx = limited
+    for i in range(BURST):
+        spoof = f"203.0.113.{i}".encode()
+        a = vote(nginx.port, "127.0.0.4", i, (
+            (b"X-Forwarded-For", spoof), (b"X-Real-IP", spoof),
+            (b"Forwarded", b"for=" + spoof)))
+        assert a.status == 200, a.raw[:300]
+    # a new spoofed address, two headers, a trusted one: still 127.0.0.4
+    for headers in (((b"X-Forwarded-For", b"198.51.100.77"),),
+                    ((b"X-Forwarded-For", b"198.51.100.78"),
+                     (b"X-Forwarded-For", b"198.51.100.79")),
+                    ((b"X-Forwarded-For", b"127.0.0.1"),),
+                    ((b"X-Forwarded-For", b"127.0.0.1, 127.0.0.1"),)):
+        assert_limited(vote(nginx.port, "127.0.0.4", 50, headers),
+                       "127.0.0.4")
+    # blaming 127.0.0.4 costs 127.0.0.5 its own votes, not 127.0.0.4's
+    a = vote(nginx.port, "127.0.0.5", 0, ((b"X-Forwarded-For", b"127.0.0.4"),))
+    assert a.status == 200, a.raw[:300]
+
+
+def test_refused_counted_and_never_stored(stack, limited, before):
+    v, _ = limited
+    assert v.metric("vote_rate_limited_total") == len(SENT["refused"])
+    assert v.metric('vote_votes_total{option="b"}') == len(SENT["ok"])
+    wait_until("every accepted vote in Postgres", lambda: stack.psql(
+        f"SELECT count(*) FROM votes WHERE id LIKE '{PREFIX}%'") ==
+        str(len(SENT["ok"])))
+    stored = set(stack.psql(
+        f"SELECT id FROM votes WHERE id LIKE '{PREFIX}%'").split())
+    assert stored == set(SENT["ok"])
+    # these votes were meant: they become the baseline of test_9, once
+    # result has caught up with Postgres; the known voter is untouched
+    wait_until("result caught up with Postgres", lambda: sum(
+        n for _, n in snapshot(stack)["result"]) ==
+        int(stack.psql("SELECT count(*) FROM votes")))
+    after = snapshot(stack)
+    assert int(after["pg_votes"]) == int(before["pg_votes"]) + len(stored)
+    assert after["pg_known"] == before["pg_known"] == "a"
+    assert after["redis_known"] == before["redis_known"] == "a"
+    before.update(after)
