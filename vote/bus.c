@@ -74,7 +74,9 @@ struct bus {
     struct waiter *table[N_BUCKETS];
     long outstanding;
     atomic_int stream_ok;
-    atomic_int published; /* a first async publish went out */
+    atomic_int stream_bad; /* last check: -ENOENT (missing), -EPERM, or 0 */
+    char stream_why[200];  /* the watch thread writes it, under mu */
+    atomic_int published;  /* a first async publish went out */
     int64_t dup_ns;
     unsigned max_pending;
     unsigned seed; /* jitter; nats' reconnect thread only */
@@ -305,12 +307,15 @@ int bus_publish(struct bus *b, const char *subject, const void *data,
                 struct bus_ack *ack)
 {
     int64_t end = mono_ms() + timeout_ms, left;
-    int rc = -ETIMEDOUT;
+    int rc = -ETIMEDOUT, bad;
 
     memset(ack, 0, sizeof(*ack));
     for (;;) {
         if (!connected(b))
             return -ENOTCONN;
+        bad = atomic_load(&b->stream_bad); /* missing or refused: at once */
+        if (bad)
+            return bad;
         left = end - mono_ms();
         if (left <= 0)
             return rc;
@@ -325,17 +330,31 @@ int bus_publish(struct bus *b, const char *subject, const void *data,
     }
 }
 
-/* Creates VOTES as described, or keeps the existing one as it is: vote's
- * NATS user may create the stream, never change it (compose/nats). */
-static int ensure_stream(struct bus *b)
+/* Checks VOTES by lib/jstream's rules; never creates it (the worker owns
+ * the streams; vote's NATS user may not create or change one). */
+static int check_stream(struct bus *b)
 {
     struct jstream_desc d;
+    char why[200] = "";
+    int rc;
 
     jstream_votes(&d, &b->streams, b->dup_ns);
     d.dup_env = "VOTE_DUPLICATE_WINDOW_S";
-    if (jstream_ensure(b->js, &d, &b->warned) == 0)
-        return 0;
-    return connected(b) ? -EIO : -ENOTCONN;
+    rc = jstream_ensure(b->js, &d, 0, &b->warned, why, sizeof(why));
+    if (rc == -ENOENT || rc == -EPERM) {
+        pthread_mutex_lock(&b->mu);
+        snprintf(b->stream_why, sizeof(b->stream_why), "%s", why);
+        pthread_mutex_unlock(&b->mu);
+        if (atomic_exchange(&b->stream_bad, rc) != rc && rc == -ENOENT)
+            log_warn("stream_missing",
+                     "\"stream\":\"%s\",\"answer\":503,\"note\":\"the "
+                     "worker creates it; votes wait until then\"",
+                     CONTRACT_STREAM);
+        return rc;
+    }
+    if (rc == 0)
+        atomic_store(&b->stream_bad, 0);
+    return rc == 0 ? 0 : connected(b) ? -EIO : -ENOTCONN;
 }
 
 int bus_check(struct bus *b)
@@ -346,7 +365,7 @@ int bus_check(struct bus *b)
         return -ENOTCONN;
     if (atomic_load(&b->stream_ok))
         return 0;
-    rc = ensure_stream(b);
+    rc = check_stream(b);
     if (rc == 0)
         atomic_store(&b->stream_ok, 1);
     return rc;
@@ -357,6 +376,12 @@ int bus_ready(struct bus *b, char *why, size_t n)
     if (!connected(b)) {
         snprintf(why, n, "nats: not connected (retrying %s)", b->conn.redacted);
         return -ENOTCONN;
+    }
+    if (atomic_load(&b->stream_bad)) {
+        pthread_mutex_lock(&b->mu);
+        snprintf(why, n, "nats: %s", b->stream_why);
+        pthread_mutex_unlock(&b->mu);
+        return atomic_load(&b->stream_bad);
     }
     if (!atomic_load(&b->stream_ok)) {
         snprintf(why, n, "nats: stream %s not checked yet", CONTRACT_STREAM);

@@ -64,8 +64,12 @@ struct consumer {
     int64_t missing_since;
     int64_t recovered_ms;
     natsStatistics *stats;
-    uint64_t reconnects; /* as of the last fetch */
-    unsigned warned[2];  /* jstream_ensure's, VOTES and DEADLETTER */
+    uint64_t reconnects;   /* as of the last fetch */
+    unsigned warned[2];    /* jstream_ensure's, VOTES and DEADLETTER */
+    atomic_int refused;    /* a stream is not as it must be: not consuming */
+    char refused_why[200]; /* written only while refused is 0 */
+    int64_t refused_checked_ms;
+    int bound; /* consumer made and pull subscription open */
 };
 
 static void log_nats(const char *event, natsStatus s, jsErrCode jerr)
@@ -115,25 +119,44 @@ static natsStatus make_options(struct consumer *c)
     return s;
 }
 
+/* A stream refused by lib/jstream's rules: nothing is consumed until an
+ * operator fixes it, and readyz says why. */
+static int set_refused(struct consumer *c, int rc, const char *why)
+{
+    if (rc != -EPERM)
+        return rc;
+    if (!atomic_load(&c->refused))
+        snprintf(c->refused_why, sizeof(c->refused_why), "%s", why);
+    atomic_store(&c->refused, 1);
+    c->refused_checked_ms = nats_Now();
+    return rc;
+}
+
 /* VOTES exists afterwards, as lib/jstream describes it; an existing one
- * is used as it is. 0 or -EIO. */
+ * is checked by its rules. 0, -EPERM (refused) or -EIO. */
 static int ensure_votes(struct consumer *c)
 {
     struct jstream_desc d;
+    char why[200] = "";
+    int rc;
 
     jstream_votes(&d, c->opts.streams, c->opts.dup_window_ms * NS_PER_MS);
-    return jstream_ensure(c->js, &d, &c->warned[0]) ? -EIO : 0;
+    rc = jstream_ensure(c->js, &d, 1, &c->warned[0], why, sizeof(why));
+    return rc == -EPERM ? set_refused(c, rc, why) : rc ? -EIO : 0;
 }
 
-/* VOTES and DEADLETTER exist afterwards. */
+/* VOTES and DEADLETTER exist afterwards and may be used. */
 static int ensure_streams(struct consumer *c)
 {
     struct jstream_desc d;
+    char why[200] = "";
+    int rc = ensure_votes(c);
 
-    if (ensure_votes(c))
-        return -EIO;
+    if (rc)
+        return rc;
     jstream_deadletter(&d, c->opts.streams);
-    return jstream_ensure(c->js, &d, &c->warned[1]) ? -EIO : 0;
+    rc = jstream_ensure(c->js, &d, 1, &c->warned[1], why, sizeof(why));
+    return rc == -EPERM ? set_refused(c, rc, why) : rc ? -EIO : 0;
 }
 
 static void consumer_config(const struct consumer *c, jsConsumerConfig *cc)
@@ -221,6 +244,8 @@ static int bind_pull(struct consumer *c)
 /* Records the creation time of the stream VOTES is now; 0 or -EIO. */
 static int check_stream(struct consumer *c)
 {
+    struct jstream_desc d;
+    char why[200] = "";
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus s;
@@ -230,6 +255,13 @@ static int check_stream(struct consumer *c)
     if (s != NATS_OK) {
         log_nats("stream_check_failed", s, jerr);
         atomic_store(&c->check, 1);
+        return -EIO;
+    }
+    jstream_votes(&d, c->opts.streams, c->opts.dup_window_ms * NS_PER_MS);
+    if (set_refused(
+            c, jstream_verify(&d, si->Config, &c->warned[0], why, sizeof(why)),
+            why)) {
+        jsStreamInfo_Destroy(si);
         return -EIO;
     }
     now = si->Created;
@@ -248,10 +280,13 @@ static int check_stream(struct consumer *c)
     return 0;
 }
 
+static int bind(struct consumer *c);
+
 static int connect_and_bind(struct consumer *c)
 {
     jsOptions jo;
     natsStatus s;
+    int rc;
 
     s = make_options(c);
     if (s == NATS_OK)
@@ -265,9 +300,23 @@ static int connect_and_bind(struct consumer *c)
     s = natsConnection_JetStream(&c->js, c->nc, &jo);
     if (s != NATS_OK)
         return -ENOMEM;
-    if (ensure_streams(c) || ensure_consumer(c) || bind_pull(c) ||
-        check_stream(c))
+    rc = bind(c);
+    return rc == -EPERM ? 0 : rc; /* refused: consumer_fetch() checks */
+}
+
+/* The streams as they must be, the consumer, the pull subscription and
+ * the stream's epoch. 0, -EPERM (a stream refused) or -EIO. */
+static int bind(struct consumer *c)
+{
+    int rc = ensure_streams(c);
+
+    if (rc)
+        return rc;
+    if (!c->bound && (ensure_consumer(c) || bind_pull(c)))
         return -EIO;
+    c->bound = 1;
+    if (check_stream(c))
+        return atomic_load(&c->refused) ? -EPERM : -EIO;
     return 0;
 }
 
@@ -401,12 +450,28 @@ static void note_reconnects(struct consumer *c)
     c->reconnects = n;
 }
 
+/* While a stream is refused: asks again every STALL_MS whether an
+ * operator fixed it. 0 once it may be used, else -EIO. */
+static int recheck_refused(struct consumer *c)
+{
+    if (nats_Now() - c->refused_checked_ms < STALL_MS || !consumer_connected(c))
+        return -EIO;
+    c->refused_checked_ms = nats_Now();
+    if (bind(c))
+        return -EIO;
+    atomic_store(&c->refused, 0);
+    log_info("stream_accepted", "\"stream\":\"%s\"", CONSUMER_STREAM);
+    return 0;
+}
+
 int consumer_fetch(struct consumer *c, natsMsgList *list)
 {
     natsStatus err = NATS_OK;
     int rc;
 
     memset(list, 0, sizeof(*list));
+    if (atomic_load(&c->refused) && recheck_refused(c))
+        return -EIO;
     if (nats_Now() - c->last_fetch_ms > STALL_MS)
         atomic_store(&c->check, 1);
     if (atomic_load(&c->missing) && (!consumer_connected(c) || recreate(c)))
@@ -428,8 +493,12 @@ int consumer_fetch(struct consumer *c, natsMsgList *list)
 int consumer_fetch_delivered(struct consumer *c, natsMsgList *list)
 {
     natsStatus err = NATS_OK;
-    int rc = jspull_fetch_delivered(c->pull, list, &err);
+    int rc;
 
+    memset(list, 0, sizeof(*list));
+    if (!c->pull) /* a stream refused since the start: nothing came */
+        return -ETIMEDOUT;
+    rc = jspull_fetch_delivered(c->pull, list, &err);
     if (rc == -EIO)
         log_fetch_error(c, err);
     return rc == -ENOENT ? -ETIMEDOUT : rc;
@@ -547,6 +616,10 @@ int consumer_ready(struct consumer *c, char *why, size_t n)
     if (!consumer_connected(c)) {
         snprintf(why, n, "nats: disconnected, reconnecting");
         return -ECONNREFUSED;
+    }
+    if (atomic_load(&c->refused)) {
+        snprintf(why, n, "nats: %s; not consuming", c->refused_why);
+        return -EPERM;
     }
     if (atomic_load(&c->missing)) {
         snprintf(why, n,
