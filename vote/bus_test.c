@@ -161,7 +161,8 @@ static void test_bus_keeps_existing_stream(void **state)
     cfg.Subjects = subjects;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage; /* Duplicates: the 2-minute default */
-    cfg.Discard = js_DiscardNew;  /* limits retention: warned, used */
+    cfg.Discard = js_DiscardNew;
+    cfg.Retention = js_WorkQueuePolicy;
     assert_int_equal(js_AddStream(&si, js, &cfg, NULL, NULL), NATS_OK);
     jsStreamInfo_Destroy(si);
     assert_int_equal(

@@ -22,7 +22,6 @@ enum {
     W_AGE = 1 << 1,
     W_BYTES = 1 << 2,
     W_DUP = 1 << 3,
-    W_LIMITS = 1 << 4,
     W_DENY = 1 << 5,
     R_SUBJECTS = 1 << 8,
     R_REPUBLISH = 1 << 9,
@@ -186,16 +185,6 @@ static void compare(const struct jstream_desc *d, const jsStreamConfig *c,
     if (d->dup_env)
         differs(d, said, W_DUP, d->dup_env, c->Duplicates / NS_PER_S,
                 d->duplicates_ns / NS_PER_S);
-    if (d->queue && c->Retention == js_LimitsPolicy && !(*said & W_LIMITS)) {
-        *said |= W_LIMITS;
-        log_warn("stream_settings_differ",
-                 "\"stream\":\"%s\",\"setting\":\"retention\",\"has\":"
-                 "\"limits\",\"asked\":\"workqueue\",\"note\":\"applied votes "
-                 "stay until they age out and fill the stream; drain it and "
-                 "let the worker make it again (README, Moving existing "
-                 "votes)\"",
-                 d->name);
-    }
     if ((!c->DenyDelete || !c->DenyPurge) && !(*said & W_DENY)) {
         *said |= W_DENY;
         log_warn("stream_settings_differ",
@@ -263,7 +252,7 @@ int jstream_verify(const struct jstream_desc *d, const jsStreamConfig *c,
         refuse(d, said, R_STORAGE, "storage", "memory", why, n, &refused);
     if (c->Sealed)
         refuse(d, said, R_SEALED, "sealed", "true", why, n, &refused);
-    if (d->queue && c->Retention == js_InterestPolicy)
+    if (c->Retention != d->retention)
         refuse(d, said, R_RETENTION, "retention", retention_name(c->Retention),
                why, n, &refused);
     if (d->queue && c->Discard != js_DiscardNew)

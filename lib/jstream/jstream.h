@@ -21,10 +21,8 @@
  *
  * One owner: the worker creates the streams when they are missing (vote
  * never does: it waits, answering 503). Settings apply when a stream is
- * created. An existing stream is never recreated nor updated (nobody's
- * NATS user but admin may change a stream, and the server refuses to
- * change a retention or to lift deny-delete/purge). Each client checks an
- * existing stream against its description before using it:
+ * created. An existing stream is never recreated nor updated; each
+ * client checks it against its description before using it:
  *
  *   refused (-EPERM: the worker does not consume, vote does not publish,
  *   one error line naming the field, readyz says why) where a difference
@@ -35,17 +33,20 @@
  *     mirror, sources  messages from another stream
  *     storage      memory: a server restart loses them
  *     sealed       nothing can be stored
+ *     retention    other than described. VOTES: interest drops a vote
+ *                  nobody's consumer wants (while the worker's consumer is
+ *                  missing); limits keeps applied votes until they age
+ *                  out, so the stream fills and refuses every vote (the
+ *                  layout before work queues: drain it and let the worker
+ *                  make it again, README "Moving existing votes")
  *   and for VOTES only:
- *     retention    interest: a vote nobody's consumer wants (while the
- *                  worker's consumer is missing) is dropped at once
  *     discard      old: a full stream drops unapplied votes
  *     max_msgs_per_subject  drops the older votes of an option
- *   warned (one warn line per field, used as it is):
- *     VOTES retention limits (the layout before work queues: nothing is
- *     lost, but applied votes fill it until they age out; README, "Moving
- *     existing votes", says how to move), deny delete/purge off, and
- *     replicas, ages, byte limits and Duplicates window other than the
- *     settings ask.
+ *   warned (one warn line per field, used as it is): deny delete/purge
+ *     off, and replicas, ages, byte limits and Duplicates window other
+ *     than the settings ask. Refusing rather than updating: only admin
+ *     may change a stream, and the server refuses to change a retention
+ *     or to lift deny delete/purge anyway.
  * Nothing here keeps state; the caller holds the "already said" bits. */
 #ifndef LIB_JSTREAM_H
 #define LIB_JSTREAM_H

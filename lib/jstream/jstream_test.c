@@ -145,6 +145,7 @@ static void test_jstream_keeps_existing(void **state)
     cfg.Subjects = subjects;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
+    cfg.Retention = js_WorkQueuePolicy;
     cfg.Discard = js_DiscardNew;
     cfg.MaxBytes = 4096;
     assert_int_equal(js_AddStream(&si, js, &cfg, NULL, NULL), NATS_OK);
@@ -161,7 +162,6 @@ static void test_jstream_keeps_existing(void **state)
     assert_int_equal(count(log, "\"setting\":\"VOTES_MAX_BYTES\""), 1);
     assert_non_null(strstr(log, "\"has\":4096,\"asked\":1073741824"));
     assert_int_equal(count(log, "\"setting\":\"VOTES_MAX_AGE_S\""), 1);
-    assert_int_equal(count(log, "\"setting\":\"retention\""), 1);
     assert_int_equal(count(log, "\"setting\":\"deny_delete_purge\""), 1);
     assert_int_equal(count(log, "NATS_REPLICAS"), 0); /* same: 1 */
     assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
@@ -219,13 +219,15 @@ enum variant {
     V_MIRROR,
     V_DISCARD_OLD,
     V_PER_SUBJECT,
+    V_LIMITS,
     N_VARIANTS
 };
 
 /* The field each variant must be refused for. */
 static const char *const REFUSED_FIELD[N_VARIANTS] = {
     "republish", "subjects", "retention", "storage",
-    "sources",   "mirror",   "discard",   "max_msgs_per_subject"};
+    "sources",   "mirror",   "discard",   "max_msgs_per_subject",
+    "retention"};
 
 /* VOTES as described, but for one difference that can lose or leak votes
  * (mirror and sources need a stream OTHER to copy from). */
@@ -272,6 +274,7 @@ static void add_variant(jsCtx *js, enum variant v)
         cfg.Discard = js_DiscardOld;
     } else if (v == V_PER_SUBJECT) {
         cfg.MaxMsgsPerSubject = 1;
+    } else if (v == V_LIMITS) {
         cfg.Retention = js_LimitsPolicy;
     }
     assert_int_equal(js_AddStream(&si, js, &cfg, NULL, NULL), NATS_OK);
@@ -325,12 +328,12 @@ static void test_jstream_refuses(void **state)
         log = logcapture_drain();
         snprintf(field, sizeof(field), "\"field\":\"%s\"", REFUSED_FIELD[v]);
         assert_int_equal(count(log, field), 1);
-        assert_int_equal(count(log, "stream_refused"), 1);
+        assert_int_equal(count(log, "stream_refused"),
+                         v == V_MIRROR ? 2 : 1); /* + its retention */
         assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
                          NATS_OK);
         assert_int_equal(si->Config->Retention != js_WorkQueuePolicy,
-                         v == V_INTEREST || v == V_MIRROR ||
-                             v == V_PER_SUBJECT);
+                         v == V_INTEREST || v == V_MIRROR || v == V_LIMITS);
         jsStreamInfo_Destroy(si);
         assert_int_equal(js_DeleteStream(js, CONTRACT_STREAM, NULL, NULL),
                          NATS_OK);
