@@ -14,20 +14,25 @@
  * the stream if missing and the consumer, and until that works readyz
  * says why.
  *
- * Stream epochs: a re-created stream starts its sequences at 1 again, so
- * votes are ordered by (epoch, seq), the epoch being the creation time of
- * the stream they were stored in (jsStreamInfo.Created, ns). A message's
- * epoch is the newest known creation time not after its own store time
- * (from its metadata), which holds across a batch that mixes leftovers of
- * the old stream with messages of the new one. The known epochs are
- * checked (one stream info request) whenever the stream may have changed:
- * at start, after a reconnect (counted before the fetch returns), after
- * re-creating the consumer, when a first delivery's sequence goes back (another
- * worker re-created the consumer), and after a pause in fetching longer than
- * STALL_MS. Left open: a stream deleted and re-created by hand within one
- * commit of this worker, whose new consumer another worker has already moved
- * past this worker's last sequence: its first votes there could be taken for
- * the old stream's. */
+ * Streams: a re-created stream starts its sequences at 1 again, so votes
+ * are ordered by (epoch, seq), the epoch being given per stream by
+ * Postgres (store_epoch_of), which knows a stream by its creation time
+ * (jsStreamInfo.Created) used as a name only: no NATS clock is compared
+ * with another. A batch belongs to the stream the last check named. The
+ * stream is checked (one stream info request, its configuration too)
+ * whenever it may have changed: at start, after a reconnect (counted
+ * before the fetch returns), after re-creating the consumer, when a first
+ * delivery's sequence goes back (another worker re-created the consumer),
+ * and after a pause in fetching longer than STALL_MS. When the check finds
+ * another stream, the batch in hand is handed back (Nak): the new stream's
+ * messages come again, now known to be its; messages of the old one in it
+ * are dropped with their stream (it was deleted: its unapplied votes went
+ * with it). Messages come in order on one subscription, so a batch taken
+ * before the change was noticed holds only the old stream's. Left open: a
+ * stream deleted and re-created by hand within one commit of this worker,
+ * whose new consumer another worker has already moved past this worker's
+ * last sequence: its first votes there could be taken for the old
+ * stream's. */
 #include "worker/consumer.h"
 
 #include <errno.h>
@@ -44,7 +49,6 @@
 #define NS_PER_MS        1000000LL
 #define ERR_LOG_EVERY_MS 10000
 #define STALL_MS         3000 /* no fetch this long: check the stream */
-#define MAX_EPOCHS       4
 #define STREAM_GRACE_MS  2000 /* see recreate() */
 
 struct consumer {
@@ -55,8 +59,7 @@ struct consumer {
     struct jspull *pull;
     int64_t last_err_log_ms;
     int errs_since_log;
-    int64_t epochs[MAX_EPOCHS]; /* stream creation times, oldest first */
-    int n_epochs;
+    int64_t created;       /* the stream's creation time: its name */
     uint64_t last_fresh;   /* stream seq of the last first delivery */
     int64_t last_fetch_ms; /* when the last fetch returned */
     atomic_int check;      /* check the stream before use */
@@ -241,7 +244,8 @@ static int bind_pull(struct consumer *c)
     return 0;
 }
 
-/* Records the creation time of the stream VOTES is now; 0 or -EIO. */
+/* Checks VOTES' configuration and records which stream it is (its
+ * creation time). 0, 1 when it is another stream than before, -EIO. */
 static int check_stream(struct consumer *c)
 {
     struct jstream_desc d;
@@ -266,18 +270,13 @@ static int check_stream(struct consumer *c)
     }
     now = si->Created;
     jsStreamInfo_Destroy(si);
-    was = c->n_epochs ? c->epochs[c->n_epochs - 1] : 0;
+    was = c->created;
     if (now == was)
         return 0;
-    if (now < was) { /* an older stream again: start the list over */
-        c->n_epochs = 0;
-    } else if (c->n_epochs == MAX_EPOCHS) {
-        memmove(c->epochs, c->epochs + 1, sizeof(c->epochs[0]) * --c->n_epochs);
-    }
-    c->epochs[c->n_epochs++] = now;
-    log_info("stream_epoch", "\"stream\":\"%s\",\"epoch\":%lld,\"was\":%lld",
+    c->created = now;
+    log_info("stream_seen", "\"stream\":\"%s\",\"created\":%lld,\"was\":%lld",
              CONSUMER_STREAM, (long long)now, (long long)was);
-    return 0;
+    return was ? 1 : 0;
 }
 
 static int bind(struct consumer *c);
@@ -315,7 +314,7 @@ static int bind(struct consumer *c)
     if (!c->bound && (ensure_consumer(c) || bind_pull(c)))
         return -EIO;
     c->bound = 1;
-    if (check_stream(c))
+    if (check_stream(c) < 0)
         return atomic_load(&c->refused) ? -EPERM : -EIO;
     return 0;
 }
@@ -527,7 +526,6 @@ int consumer_meta(struct consumer *c, natsMsg *m, struct consumer_meta *out)
         return -EINVAL;
     out->seq = meta->Sequence.Stream;
     out->delivered = meta->NumDelivered;
-    out->stored_ns = meta->Timestamp;
     jsMsgMetaData_Destroy(meta);
     /* First deliveries come in stream order: one that goes back means a
      * new consumer, maybe on a new stream. */
@@ -549,19 +547,9 @@ int consumer_check_stream(struct consumer *c)
     return check_stream(c);
 }
 
-int64_t consumer_epoch_of(const struct consumer *c, int64_t stored_ns)
+int64_t consumer_stream(const struct consumer *c)
 {
-    int i;
-
-    for (i = c->n_epochs - 1; i > 0; i--)
-        if (c->epochs[i] <= stored_ns)
-            break;
-    return c->n_epochs ? c->epochs[i] : 0;
-}
-
-int64_t consumer_epoch(const struct consumer *c)
-{
-    return c->n_epochs ? c->epochs[c->n_epochs - 1] : 0;
+    return c->created;
 }
 
 int consumer_deadletter(struct consumer *c, natsMsg *m, const char *reason)

@@ -75,7 +75,6 @@ int consumer_in_progress(struct consumer *c, natsMsg *m);
 struct consumer_meta {
     uint64_t seq;       /* stream sequence */
     uint64_t delivered; /* 1 on the first delivery */
-    int64_t stored_ns;  /* when the stream stored it (server clock) */
 };
 
 /* The JetStream metadata of a fetched message; a first delivery whose
@@ -83,21 +82,18 @@ struct consumer_meta {
  * server. Call for every message, in fetch order. 0 or -EINVAL. */
 int consumer_meta(struct consumer *c, natsMsg *m, struct consumer_meta *out);
 
-/* Stream epochs (the creation time of the stream, ns since 1970): votes
- * are ordered by (epoch, seq), so a re-created stream, whose sequences
- * start at 1 again, still wins over the old one. Call after the
- * consumer_meta() of a batch and before using its epochs: asks the server
- * which stream is current when something says it may have changed
- * (start, reconnect, consumer re-created, sequence going back, a long
- * pause). 0, or -EIO when it could not tell (hand the batch back). */
+/* Which stream VOTES is: its creation time, used as a name only (see
+ * store_epoch_of). Call after the consumer_meta() of a batch and before
+ * using it: asks the server when something says the stream may have
+ * changed (start, reconnect, consumer re-created, sequence going back, a
+ * long pause), and checks its configuration (lib/jstream). 0: the batch
+ * is of consumer_stream(); 1: VOTES is another stream than before (hand
+ * the batch back: its messages of the new stream come again); -EIO when
+ * it could not tell or the stream is refused (hand the batch back). */
 int consumer_check_stream(struct consumer *c);
 
-/* The epoch of a message stored at stored_ns: the newest known stream
- * creation time not after it. */
-int64_t consumer_epoch_of(const struct consumer *c, int64_t stored_ns);
-
-/* The current stream's epoch (0 before the first check). */
-int64_t consumer_epoch(const struct consumer *c);
+/* The current stream's creation time (0 before the first check). */
+int64_t consumer_stream(const struct consumer *c);
 
 /* Publishes a copy of m on deadletter.votes with a reason header, then
  * terminates m (never redelivered). 0 or -EIO. */
