@@ -46,9 +46,12 @@ struct consumer_opts {
 
 struct consumer;
 
-/* Connects (reconnecting forever afterwards), makes sure the stream and
+/* Connects (reconnecting forever afterwards), makes sure the streams and
  * the consumer exist (creating them if missing, never replacing them) and
- * binds a pull subscription. o is copied. 0, or -ECONNREFUSED/-EIO logged. */
+ * binds a pull subscription. A stream lib/jstream refuses is left alone:
+ * 0 all the same, but nothing is consumed, consumer_fetch() fails with
+ * -EIO and checks again every 3 s, consumer_ready() says why. o is
+ * copied. 0, or -ECONNREFUSED/-EIO logged. */
 int consumer_open(struct consumer **out, const struct consumer_opts *o);
 
 /* Fetches up to opts.batch messages into *list, returning as soon as the
@@ -106,8 +109,9 @@ int consumer_lag(struct consumer *c, uint64_t *pending, uint64_t *unacked);
 /* 1 while the connection is up. */
 int consumer_connected(struct consumer *c);
 
-/* For /readyz: 0, or -errno with the reason in why (disconnected, or the
- * consumer is missing and could not be re-created yet). Any thread. */
+/* For /readyz: 0, or -errno with the reason in why (disconnected, a
+ * stream refused, or the consumer is missing and could not be re-created
+ * yet). Any thread. */
 int consumer_ready(struct consumer *c, char *why, size_t n);
 
 /* Sends buffered acks now (bounded wait). */
