@@ -44,6 +44,7 @@
 #define TRY_MS        2000 /* one attempt's wait for its PubAck */
 #define STALL_MS      100  /* js_PublishMsgAsync's wait when MaxPending full */
 #define CLOSE_WAIT_MS (TRY_MS + 1000)
+#define RECHECK_MS    10000 /* the stream's configuration, at least */
 
 static const struct retry_policy RECONNECT = {100, 2000, 0};
 
@@ -83,7 +84,8 @@ struct bus {
     struct metric *pending;
     struct natsconn conn; /* conn.redacted is what logs and /readyz show */
     struct jstream_settings streams;
-    unsigned warned; /* jstream_ensure's; the bus_check caller's thread */
+    unsigned warned;    /* jstream_ensure's; the bus_check caller's thread */
+    int64_t checked_ms; /* the last check_stream(); bus_check's thread */
 };
 
 static size_t bucket(const natsMsg *m)
@@ -359,15 +361,19 @@ static int check_stream(struct bus *b)
 
 int bus_check(struct bus *b)
 {
-    int rc;
+    int rc, was_ok = atomic_load(&b->stream_ok);
 
     if (!connected(b))
         return -ENOTCONN;
-    if (atomic_load(&b->stream_ok))
+    /* Once in a while even when all is well: an operator may have changed
+     * the stream (added a republish) without deleting it. */
+    if (was_ok && mono_ms() - b->checked_ms < RECHECK_MS)
         return 0;
+    b->checked_ms = mono_ms();
     rc = check_stream(b);
-    if (rc == 0)
-        atomic_store(&b->stream_ok, 1);
+    if (rc == -EIO && was_ok)
+        return 0; /* no answer this time: asked again later */
+    atomic_store(&b->stream_ok, rc == 0);
     return rc;
 }
 

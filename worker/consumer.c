@@ -48,8 +48,9 @@
 
 #define NS_PER_MS        1000000LL
 #define ERR_LOG_EVERY_MS 10000
-#define STALL_MS         3000 /* no fetch this long: check the stream */
-#define STREAM_GRACE_MS  2000 /* see recreate() */
+#define STALL_MS         3000  /* no fetch this long: check the stream */
+#define RECHECK_MS       10000 /* and its configuration at least this often */
+#define STREAM_GRACE_MS  2000  /* see recreate() */
 
 struct consumer {
     struct consumer_opts opts;
@@ -62,6 +63,7 @@ struct consumer {
     int64_t created;       /* the stream's creation time: its name */
     uint64_t last_fresh;   /* stream seq of the last first delivery */
     int64_t last_fetch_ms; /* when the last fetch returned */
+    int64_t last_check_ms; /* when the stream was last checked */
     atomic_int check;      /* check the stream before use */
     atomic_int missing;    /* the consumer could not be made */
     int64_t missing_since;
@@ -255,6 +257,7 @@ static int check_stream(struct consumer *c)
     natsStatus s;
     int64_t now, was;
 
+    c->last_check_ms = nats_Now();
     s = js_GetStreamInfo(&si, c->js, CONSUMER_STREAM, NULL, &jerr);
     if (s != NATS_OK) {
         log_nats("stream_check_failed", s, jerr);
@@ -471,7 +474,9 @@ int consumer_fetch(struct consumer *c, natsMsgList *list)
     memset(list, 0, sizeof(*list));
     if (atomic_load(&c->refused) && recheck_refused(c))
         return -EIO;
-    if (nats_Now() - c->last_fetch_ms > STALL_MS)
+    /* (An operator may change the stream under load: say so soon.) */
+    if (nats_Now() - c->last_fetch_ms > STALL_MS ||
+        nats_Now() - c->last_check_ms > RECHECK_MS)
         atomic_store(&c->check, 1);
     if (atomic_load(&c->missing) && (!consumer_connected(c) || recreate(c)))
         return -EIO;
