@@ -366,7 +366,7 @@ int bus_check(struct bus *b)
     if (!connected(b))
         return -ENOTCONN;
     /* Once in a while even when all is well: an operator may have changed
-     * the stream (added a republish) without deleting it. */
+     * the stream (added a subject) without deleting it. */
     if (was_ok && mono_ms() - b->checked_ms < RECHECK_MS)
         return 0;
     b->checked_ms = mono_ms();
