@@ -224,6 +224,20 @@ static void test_main_lifecycle(void **state)
         mono_sleep_ms(50);
     assert_int_equal(get(p.port, "/readyz", &r), 503);
     assert_non_null(strstr(r.body, "missing"));
+    {
+        char req[256], retry[16];
+
+        assert_int_equal(testhttp_vote_request(req, sizeof(req),
+                                               "Connection: close\r\n", "a",
+                                               "early"),
+                         0);
+        t0 = mono_ms();
+        assert_int_equal(testhttp_once(p.port, req, &r), 503);
+        assert_true(mono_ms() - t0 < 1000); /* at once, not after 4 s */
+        assert_int_equal(
+            testhttp_header(&r, "Retry-After", retry, sizeof(retry)), 0);
+        assert_non_null(strstr(r.body, "\"error\""));
+    }
     make_votes(&nats);
     assert_int_equal(wait_status(p.port, "/readyz", 200, 10000), 0);
     assert_true(file_has(log, "\"event\":\"retrying\""));
