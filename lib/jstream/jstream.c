@@ -9,12 +9,15 @@
 #include "lib/log/log.h"
 #include "proto/contract.h"
 
-#define NS_PER_S     1000000000LL
-#define MAX_AGE_S    (100LL * 365 * 24 * 3600) /* a century */
-#define MAX_BYTES    (1LL << 50)               /* a petabyte */
-#define DEF_AGE_S    2592000LL                 /* 30 days */
-#define DEF_VOTES_B  1073741824LL              /* 1 GiB */
-#define DEF_DL_BYTES 268435456LL               /* 256 MiB */
+#define NS_PER_S  1000000000LL
+#define MAX_AGE_S (100LL * 365 * 24 * 3600) /* a century */
+#define MAX_BYTES (1LL << 50)               /* a petabyte */
+#define DEF_AGE_S 2592000LL                 /* 30 days */
+/* No age limit on VOTES: a vote leaves it once applied, and an age would
+ * only drop votes not applied yet (answered 200). */
+#define DEF_VOTES_AGE_S 0LL
+#define DEF_VOTES_B     1073741824LL /* 1 GiB */
+#define DEF_DL_BYTES    268435456LL  /* 256 MiB */
 
 /* Bits of *said: warnings (kept), refusals (forgotten when it passes). */
 enum {
@@ -38,7 +41,7 @@ enum {
 void jstream_settings_default(struct jstream_settings *s)
 {
     s->replicas = 1;
-    s->votes_max_age_s = DEF_AGE_S;
+    s->votes_max_age_s = DEF_VOTES_AGE_S;
     s->votes_max_bytes = DEF_VOTES_B;
     s->dl_max_age_s = DEF_AGE_S;
     s->dl_max_bytes = DEF_DL_BYTES;
@@ -49,7 +52,7 @@ int jstream_settings_load(struct jstream_settings *s)
     long r, va, vb, da, db;
 
     if (config_long("NATS_REPLICAS", 1, 1, 5, &r) ||
-        config_long("VOTES_MAX_AGE_S", DEF_AGE_S, 0, MAX_AGE_S, &va) ||
+        config_long("VOTES_MAX_AGE_S", DEF_VOTES_AGE_S, 0, MAX_AGE_S, &va) ||
         config_long("VOTES_MAX_BYTES", DEF_VOTES_B, 0, MAX_BYTES, &vb) ||
         config_long("DEADLETTER_MAX_AGE_S", DEF_AGE_S, 0, MAX_AGE_S, &da) ||
         config_long("DEADLETTER_MAX_BYTES", DEF_DL_BYTES, 0, MAX_BYTES, &db))

@@ -4,7 +4,7 @@
  *
  * The settings come from the environment (read by vote and the worker):
  *   NATS_REPLICAS          1..5, replicas of VOTES and DEADLETTER   (1)
- *   VOTES_MAX_AGE_S        oldest vote kept, 0: no limit     (2592000)
+ *   VOTES_MAX_AGE_S        oldest vote kept, 0: no limit           (0)
  *   VOTES_MAX_BYTES        VOTES size, 0: no limit        (1073741824)
  *   DEADLETTER_MAX_AGE_S   oldest dead letter kept       (2592000)
  *   DEADLETTER_MAX_BYTES   DEADLETTER size                (268435456)

@@ -58,7 +58,7 @@ static void test_jstream_settings(void **state)
 
     assert_int_equal(jstream_settings_load(&s), 0);
     assert_int_equal(s.replicas, 1);
-    assert_int_equal(s.votes_max_age_s, 2592000);
+    assert_int_equal(s.votes_max_age_s, 0); /* applied votes leave anyway */
     assert_int_equal(s.votes_max_bytes, 1073741824);
     assert_int_equal(s.dl_max_age_s, 2592000);
     assert_int_equal(s.dl_max_bytes, 268435456);
@@ -161,7 +161,7 @@ static void test_jstream_keeps_existing(void **state)
     log = logcapture_drain();
     assert_int_equal(count(log, "\"setting\":\"VOTES_MAX_BYTES\""), 1);
     assert_non_null(strstr(log, "\"has\":4096,\"asked\":1073741824"));
-    assert_int_equal(count(log, "\"setting\":\"VOTES_MAX_AGE_S\""), 1);
+    assert_int_equal(count(log, "\"setting\":\"VOTES_MAX_AGE_S\""), 0);
     assert_int_equal(count(log, "\"setting\":\"deny_delete_purge\""), 1);
     assert_int_equal(count(log, "NATS_REPLICAS"), 0); /* same: 1 */
     assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
