@@ -5,9 +5,12 @@
  *   votectl stats [--json]       streams, the worker consumer, tallies and
  *                                dead letters: a table, or one JSON line
  *   votectl deadletters [--json] each dead letter with its reason
- *   votectl load N PREFIX        publishes N votes at once (benchmarks)
- *   votectl pull N               pulls and acks N stored votes on a
- *                                throwaway consumer: NATS alone, no Postgres
+ *   votectl load N PREFIX        publishes N votes at once (benchmarks),
+ *                                counts what JetStream acknowledged and
+ *                                refused; exit 1 unless all were stored
+ *   votectl pull N               stores N votes in a throwaway stream of
+ *                                its own, pulls and acks them: NATS alone,
+ *                                no Postgres, VOTES untouched (admin)
  *
  * Settings from the environment: NATS_URL (nats://127.0.0.1:4222, or a
  * comma-separated list), NATS_USER and NATS_PASSWORD(_FILE),
@@ -19,6 +22,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,31 +496,59 @@ static int cmd_deadletters(int as_json)
     return 0;
 }
 
-/* Publishes n VoteCasts for voters PREFIX-0.. PREFIX-(n-1), alternating
- * a and b, asynchronously, each with its Nats-Msg-Id: a backlog for the
- * benchmark, published the way vote publishes. */
-static int cmd_load(const char *count, const char *prefix)
+/* What JetStream answered to the async publishes of load and pull. */
+struct acks {
+    _Atomic long acked, refused;
+    _Atomic int first_code; /* JetStream error code of the first refusal */
+};
+
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+                   void *closure)
+{
+    struct acks *a = closure;
+    int none = 0;
+
+    natsMsg_Destroy(msg); /* first: counted means done with */
+    if (pa) {
+        atomic_fetch_add(&a->acked, 1);
+    } else {
+        atomic_fetch_add(&a->refused, 1);
+        atomic_compare_exchange_strong(&a->first_code, &none,
+                                       pae && pae->ErrCode ? (int)pae->ErrCode
+                                                           : -1);
+    }
+}
+
+/* PublishAsyncComplete() returns before the handler of the last answer
+ * has run: waits (up to 5 s) until each sent message was counted, then a
+ * moment for nats.c to free that answer (destroying the connection
+ * before it does leaves it allocated: seen by LeakSanitizer). */
+static void await_counted(const struct acks *a, long sent)
+{
+    int i;
+
+    for (i = 0;
+         i < 500 && atomic_load(&a->acked) + atomic_load(&a->refused) < sent;
+         i++)
+        nats_Sleep(10);
+    nats_Sleep(50);
+}
+
+/* Publishes n VoteCasts for voters PREFIX-0.. PREFIX-(n-1) on
+ * SUBJECTS-PREFIX a and b alternately, asynchronously, each with its
+ * Nats-Msg-Id, the way vote publishes; counts the answers into *a.
+ * Returns how many were sent; *s says why it stopped early. */
+static long publish_n(jsCtx *js, long n, const char *prefix,
+                      const char *subjects, natsStatus *s)
 {
     Voting__V1__VoteCast v = VOTING__V1__VOTE_CAST__INIT;
-    natsConnection *nc = NULL;
-    jsOptions jo;
-    jsCtx *js = NULL;
-    char id[96], subject[32], option[CONTRACT_OPTION_ID_MAX], *end;
+    char id[96], subject[96], option[CONTRACT_OPTION_ID_MAX];
     uint8_t buf[256];
-    long n = strtol(count, &end, 10), i;
-    natsStatus s = NATS_OK;
-    int rc;
+    long i;
 
-    if (*end || n < 1)
-        return fail("load", "COUNT must be a positive number");
-    rc = nats_connect(&nc);
-    if (rc)
-        return rc;
-    jsOptions_Init(&jo);
-    jo.PublishAsync.MaxPending = 8192;
-    natsConnection_JetStream(&js, nc, &jo);
+    *s = NATS_OK;
     v.origin = "votectl";
-    for (i = 0; i < n && s == NATS_OK && !g_stop; i++) {
+    for (i = 0; i < n && *s == NATS_OK && !g_stop; i++) {
         natsMsg *m = NULL;
 
         snprintf(id, sizeof(id), "%s-%ld", prefix, i);
@@ -525,50 +557,142 @@ static int cmd_load(const char *count, const char *prefix)
         snprintf(option, sizeof(option), "%s", CONTRACT_OPTIONS[i & 1]);
         v.option = option;
         v.cast_at_ms = 0;
-        snprintf(subject, sizeof(subject), CONTRACT_SUBJECT_PREFIX "%s",
-                 v.option);
-        s = natsMsg_Create(&m, subject, NULL, (const char *)buf,
-                           (int)voting__v1__vote_cast__pack(&v, buf));
-        if (s == NATS_OK)
-            s = natsMsgHeader_Set(m, CONTRACT_HDR_MSG_ID, id);
-        if (s == NATS_OK)
-            s = js_PublishMsgAsync(js, &m, NULL);
+        snprintf(subject, sizeof(subject), "%s%s", subjects, v.option);
+        *s = natsMsg_Create(&m, subject, NULL, (const char *)buf,
+                            (int)voting__v1__vote_cast__pack(&v, buf));
+        if (*s == NATS_OK)
+            *s = natsMsgHeader_Set(m, CONTRACT_HDR_MSG_ID, id);
+        if (*s == NATS_OK)
+            *s = js_PublishMsgAsync(js, &m, NULL);
         /* MaxPending stayed full past StallWait: let it drain, resend. */
-        while (s == NATS_TIMEOUT && !g_stop) {
+        while (*s == NATS_TIMEOUT && !g_stop) {
             js_PublishAsyncComplete(js, NULL);
-            s = js_PublishMsgAsync(js, &m, NULL);
+            *s = js_PublishMsgAsync(js, &m, NULL);
         }
         natsMsg_Destroy(m); /* NULL once the library owns it */
+        if (*s != NATS_OK)
+            break;
     }
-    if (s == NATS_OK)
-        s = js_PublishAsyncComplete(js, NULL);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
+    return i;
+}
+
+/* A JetStream context whose async publishes are counted into a. */
+static natsStatus counted_js(natsConnection *nc, struct acks *a, jsCtx **js)
+{
+    jsOptions jo;
+
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = 8192;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = a;
+    return natsConnection_JetStream(js, nc, &jo);
+}
+
+/* Sent, acknowledged (stored, or a duplicate of a stored one), refused
+ * (e.g. the stream is full: 10077), unanswered. 0 only when every vote
+ * was acknowledged. */
+static int report_load(long sent, struct acks *a, natsStatus s)
+{
+    long acked = atomic_load(&a->acked), refused = atomic_load(&a->refused);
+    long unanswered = sent - acked - refused;
+
+    print_json(json_pack("{s:I,s:I,s:I,s:I,s:i}", "sent", (json_int_t)sent,
+                         "acknowledged", (json_int_t)acked, "refused",
+                         (json_int_t)refused, "unanswered",
+                         (json_int_t)unanswered, "first_error_code",
+                         atomic_load(&a->first_code)));
+    fprintf(stderr,
+            "votectl: %ld votes acknowledged by JetStream, %ld refused, "
+            "%ld unanswered (of %ld sent)\n",
+            acked, refused, unanswered, sent);
     if (s != NATS_OK)
         return fail("load", natsStatus_GetText(s));
-    fprintf(stderr, "votectl: published %ld votes\n", i);
-    return 0;
+    return refused || unanswered ? 1 : 0;
+}
+
+/* Publishes n VoteCasts for voters PREFIX-0.. PREFIX-(n-1), alternating
+ * a and b: a backlog for the benchmark, published the way vote publishes.
+ * Counts what JetStream acknowledged and what it refused (a full VOTES),
+ * prints both, and exits 1 unless every vote was acknowledged. */
+static int cmd_load(const char *count, const char *prefix)
+{
+    struct acks a = {0};
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    char *end;
+    long n = strtol(count, &end, 10), sent = 0;
+    natsStatus s;
+    int rc;
+
+    if (*end || n < 1)
+        return fail("load", "COUNT must be a positive number");
+    rc = nats_connect(&nc);
+    if (rc)
+        return rc;
+    s = counted_js(nc, &a, &js);
+    if (s == NATS_OK)
+        sent = publish_n(js, n, prefix, CONTRACT_SUBJECT_PREFIX, &s);
+    if (js) {
+        jsPubOptions po;
+
+        jsPubOptions_Init(&po);
+        po.MaxWait = 30000;
+        if (s == NATS_OK)
+            s = js_PublishAsyncComplete(js, &po);
+        else
+            js_PublishAsyncComplete(js, &po);
+        await_counted(&a, sent);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return report_load(sent, &a, s == NATS_TIMEOUT ? NATS_OK : s);
 }
 
 #define PULL_BATCH   500
 #define PULL_WAIT_MS 5000
+#define PULL_STREAM  "VOTECTL_PULL"
 
-/* A consumer of votectl's own on VOTES (deleted at the end, and by the
- * server 30 s after votectl dies), named into durable. */
-static natsStatus add_pull_consumer(jsCtx *js, char *durable, size_t n)
+/* A stream of votectl's own, configured as VOTES is (file storage, work
+ * queue): VOTES admits one consumer, the worker's, and nothing else may
+ * take votes from it. Named PULL_STREAM-<pid> on votectl.pull.<pid>.>. */
+static natsStatus add_pull_stream(jsCtx *js, char *name, size_t n,
+                                  char *subjects, size_t ns)
+{
+    char filter[96];
+    const char *subj[] = {filter};
+    jsStreamInfo *si = NULL;
+    jsStreamConfig cfg;
+    natsStatus s;
+
+    snprintf(name, n, PULL_STREAM "-%ld", (long)getpid());
+    snprintf(subjects, ns, "votectl.pull.%ld.", (long)getpid());
+    snprintf(filter, sizeof(filter), "%s>", subjects);
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = name;
+    cfg.Subjects = subj;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Retention = js_WorkQueuePolicy;
+    cfg.Discard = js_DiscardNew;
+    cfg.Duplicates = 5 * 1000000000LL;
+    s = js_AddStream(&si, js, &cfg, NULL, NULL);
+    jsStreamInfo_Destroy(si);
+    return s;
+}
+
+/* A pull consumer on stream (deleted with it). */
+static natsStatus add_pull_consumer(jsCtx *js, const char *stream)
 {
     jsConsumerConfig cc;
     jsConsumerInfo *ci = NULL;
     natsStatus s;
 
-    snprintf(durable, n, "votectl-pull-%ld", (long)getpid());
     jsConsumerConfig_Init(&cc);
-    cc.Durable = durable;
+    cc.Durable = "pull";
     cc.AckPolicy = js_AckExplicit;
     cc.DeliverPolicy = js_DeliverAll;
     cc.MaxAckPending = 4 * PULL_BATCH;
-    cc.InactiveThreshold = 30 * 1000000000LL;
-    s = js_AddConsumer(&ci, js, CONTRACT_STREAM, &cc, NULL, NULL);
+    s = js_AddConsumer(&ci, js, stream, &cc, NULL, NULL);
     jsConsumerInfo_Destroy(ci);
     return s;
 }
@@ -597,33 +721,49 @@ static natsStatus pull_n(natsConnection *nc, struct jspull *p, long n,
     return s;
 }
 
-/* Pulls n stored votes in batches of PULL_BATCH through a consumer of its
- * own, the way the worker does (lib/jspull: a prefetch after each full
- * batch, no natsSubscription_Fetch) and acks each one: the NATS half of
- * the worker's work without Postgres, to see how fast NATS alone hands
- * votes out on this machine. Up to PULL_BATCH more than n may be
- * delivered (the last prefetch); they are not acked and go with the
- * consumer. Prints one JSON line. */
+/* Stores n votes in a stream of its own, then times pulling them in
+ * batches of PULL_BATCH through a consumer (lib/jspull, as the worker
+ * does: a prefetch after each full batch, no natsSubscription_Fetch) and
+ * acking each: the NATS half of the worker's work without Postgres, to
+ * see how fast NATS alone hands votes out on this machine. VOTES is
+ * never touched. Needs a NATS user that may create streams (admin, as
+ * tools/bench runs it); the stream goes at the end. One JSON line. */
 static int cmd_pull(const char *count)
 {
+    char stream[64], subjects[64], inbox[NATSCONN_INBOX_MAX], *end;
+    struct acks a = {0};
+    struct natsconn conn;
     natsConnection *nc = NULL;
     struct jspull *p = NULL;
     jsCtx *js = NULL;
-    char durable[48] = "", *end;
     long n = strtol(count, &end, 10), got = 0;
     natsStatus s;
-    int64_t t0;
-    int rc;
+    int64_t t0 = 0;
+    int rc, made = 0;
 
     if (*end || n < 1)
         return fail("pull", "COUNT must be a positive number");
+    if (natsconn_load(&conn))
+        return CONFIG_EXIT;
     rc = nats_connect(&nc);
     if (rc)
         return rc;
-    s = natsConnection_JetStream(&js, nc, NULL);
+    s = counted_js(nc, &a, &js);
     if (s == NATS_OK)
-        s = add_pull_consumer(js, durable, sizeof(durable));
-    if (s == NATS_OK && jspull_open(&p, nc, CONTRACT_STREAM, durable, NULL,
+        s = add_pull_stream(js, stream, sizeof(stream), subjects,
+                            sizeof(subjects));
+    made = s == NATS_OK;
+    if (s == NATS_OK)
+        publish_n(js, n, "pull", subjects, &s);
+    if (s == NATS_OK)
+        s = js_PublishAsyncComplete(js, NULL);
+    await_counted(&a, n);
+    if (s == NATS_OK && atomic_load(&a.acked) < n)
+        s = NATS_ERR;
+    if (s == NATS_OK)
+        s = add_pull_consumer(js, stream);
+    if (s == NATS_OK && jspull_open(&p, nc, stream, "pull",
+                                    natsconn_inbox(&conn, inbox, sizeof(inbox)),
                                     PULL_BATCH, PULL_WAIT_MS, &s))
         s = s == NATS_OK ? NATS_NO_MEMORY : s;
     t0 = nats_Now();
@@ -632,15 +772,17 @@ static int cmd_pull(const char *count)
     if (s == NATS_OK)
         s = natsConnection_Flush(nc);
     t0 = nats_Now() - t0;
-    if (js)
-        js_DeleteConsumer(js, CONTRACT_STREAM, durable, NULL, NULL);
+    if (made)
+        js_DeleteStream(js, stream, NULL, NULL);
     natsConnection_Close(nc); /* before the subscription goes */
     jspull_free(p);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
+    if (!made && s != NATS_OK)
+        return fail("pull", "could not make a stream of its own (it needs a "
+                            "NATS user that may create streams, e.g. admin)");
     if (s != NATS_OK)
-        return fail("pull", s == NATS_TIMEOUT ? "fewer votes stored than COUNT"
-                                              : natsStatus_GetText(s));
+        return fail("pull", natsStatus_GetText(s));
     print_json(json_pack("{s:I,s:I,s:I}", "pulled", (json_int_t)got, "ms",
                          (json_int_t)t0, "per_s",
                          (json_int_t)(t0 > 0 ? got * 1000 / t0 : 0)));
@@ -689,6 +831,8 @@ int main(int argc, char **argv)
         rc = cmd_deadletters(1);
     else
         rc = usage();
-    nats_Close();
+    /* Until the library's threads are gone: the one that handles PubAcks
+     * frees its last message after our handler has counted it. */
+    nats_CloseAndWait(2000);
     return rc;
 }

@@ -118,7 +118,7 @@ static void make_stream(natsConnection *nc, int deadletter)
         jstream_deadletter(&d, NULL);
     else
         jstream_votes(&d, NULL, 0);
-    assert_int_equal(jstream_ensure(js, &d, &warned), 0);
+    assert_int_equal(jstream_ensure(js, &d, 1, &warned, NULL, 0), 0);
     jsCtx_Destroy(js);
 }
 
@@ -335,24 +335,28 @@ static void test_votectl_finds_its_stack(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-/* pull takes the stored votes on a consumer of its own, acks them, says
- * how fast, and leaves no consumer behind. */
+/* pull stores votes in a stream of its own, pulls and acks them, says
+ * how fast, and leaves VOTES as it was and no stream of its own behind
+ * (VOTES is a work queue: only the worker may consume it). */
 static void test_votectl_pull(void **state)
 {
-    char *load[] = {"votectl", "load", "1200", "p", NULL};
     char *pull[] = {"votectl", "pull", "1200", NULL};
-    char *too_many[] = {"votectl", "pull", "999999", NULL};
     natsConnection *nc = NULL;
+    jsStreamNamesList *names = NULL;
     jsCtx *js = NULL;
     jsStreamInfo *si = NULL;
+    uint64_t before;
     json_t *o;
-    int fd, status;
+    int fd, status, i;
     pid_t pid;
 
-    pid = votectl(load, &fd);
-    waitpid(pid, &status, 0);
-    close(fd);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(natsConnection_ConnectTo(&nc, nats.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    make_stream(nc, 0);
+    assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
+                     NATS_OK);
+    before = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
     pid = votectl(pull, &fd);
     o = read_json_line(fd);
     waitpid(pid, &status, 0);
@@ -362,19 +366,63 @@ static void test_votectl_pull(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "pulled")), 1200);
     assert_true(json_integer_value(json_object_get(o, "per_s")) > 0);
     json_decref(o);
-    assert_int_equal(natsConnection_ConnectTo(&nc, nats.url), NATS_OK);
-    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
     assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
                      NATS_OK);
+    assert_int_equal(si->State.Msgs, before);
     assert_int_equal(si->State.Consumers, 0);
     jsStreamInfo_Destroy(si);
-    /* More than the stream holds: an error after the wait, not a hang. */
-    pid = votectl(too_many, &fd);
-    waitpid(pid, &status, 0);
-    close(fd);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    assert_int_equal(js_StreamNames(&names, js, NULL, NULL), NATS_OK);
+    for (i = 0; i < names->Count; i++)
+        assert_null(strstr(names->List[i], "VOTECTL"));
+    jsStreamNamesList_Destroy(names);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
+}
+
+/* load counts what JetStream acknowledged and what it refused: into a
+ * VOTES of 20 KB, 1000 votes do not fit; it says how many were stored
+ * (exactly what the stream holds) and refused, and exits 1. */
+static void test_votectl_load_counts_refusals(void **state)
+{
+    char *load[] = {"votectl", "load", "1000", "full", NULL};
+    struct jstream_settings ss;
+    struct jstream_desc d;
+    struct fixture f;
+    natsConnection *nc = NULL;
+    jsStreamInfo *si = NULL;
+    jsCtx *js = NULL;
+    char out[4096], err[4096];
+    unsigned said = 0;
+    json_t *o;
+    int rc;
+
+    assert_int_equal(fixture_start(&f, FIXTURE_NATS), 0);
+    assert_int_equal(natsConnection_ConnectTo(&nc, f.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    jstream_settings_default(&ss);
+    ss.votes_max_bytes = 20000;
+    jstream_votes(&d, &ss, 5000000000LL);
+    assert_int_equal(jstream_ensure(js, &d, 1, &said, NULL, 0), 0);
+    rc = run_at("tools/votectl", f.url, load, out, err, sizeof(out));
+    if (rc != 1)
+        fail_msg("votectl load exited %d: %s %s", rc, out, err);
+    o = json_loads(out, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
+                     NATS_OK);
+    assert_true(si->State.Msgs > 0 && si->State.Msgs < 1000);
+    assert_int_equal(json_integer_value(json_object_get(o, "acknowledged")),
+                     si->State.Msgs);
+    assert_int_equal(json_integer_value(json_object_get(o, "refused")),
+                     1000 - si->State.Msgs);
+    assert_int_equal(json_integer_value(json_object_get(o, "first_error_code")),
+                     10077); /* maximum bytes exceeded */
+    assert_non_null(strstr(err, "refused"));
+    jsStreamInfo_Destroy(si);
+    json_decref(o);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    fixture_destroy(&f);
 }
 
 static void test_votectl_usage(void **state)
@@ -397,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_votectl_deadletters),
         cmocka_unit_test(test_votectl_finds_its_stack),
         cmocka_unit_test(test_votectl_pull),
+        cmocka_unit_test(test_votectl_load_counts_refusals),
         cmocka_unit_test(test_votectl_usage),
     };
     int rc;

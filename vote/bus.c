@@ -45,6 +45,7 @@
 #define TRY_MS        2000 /* one attempt's wait for its PubAck */
 #define STALL_MS      100  /* js_PublishMsgAsync's wait when MaxPending full */
 #define CLOSE_WAIT_MS (TRY_MS + 1000)
+#define RECHECK_MS    10000 /* the stream's configuration, at least */
 
 static const struct retry_policy RECONNECT = {100, 2000, 0};
 
@@ -75,14 +76,17 @@ struct bus {
     struct waiter *table[N_BUCKETS];
     long outstanding;
     atomic_int stream_ok;
-    atomic_int published; /* a first async publish went out */
+    atomic_int stream_bad; /* last check: -ENOENT (missing), -EPERM, or 0 */
+    char stream_why[200];  /* the watch thread writes it, under mu */
+    atomic_int published;  /* a first async publish went out */
     int64_t dup_ns;
     unsigned max_pending;
     unsigned seed; /* jitter; nats' reconnect thread only */
     struct metric *pending;
     struct natsconn conn; /* conn.redacted is what logs and /readyz show */
     struct jstream_settings streams;
-    unsigned warned; /* jstream_ensure's; the bus_check caller's thread */
+    unsigned warned;    /* jstream_ensure's; the bus_check caller's thread */
+    int64_t checked_ms; /* the last check_stream(); bus_check's thread */
 };
 
 static size_t bucket(const natsMsg *m)
@@ -306,12 +310,15 @@ int bus_publish(struct bus *b, const char *subject, const void *data,
                 struct bus_ack *ack)
 {
     int64_t end = mono_ms() + timeout_ms, left;
-    int rc = -ETIMEDOUT;
+    int rc = -ETIMEDOUT, bad;
 
     memset(ack, 0, sizeof(*ack));
     for (;;) {
         if (!connected(b))
             return -ENOTCONN;
+        bad = atomic_load(&b->stream_bad); /* missing or refused: at once */
+        if (bad)
+            return bad;
         left = end - mono_ms();
         if (left <= 0)
             return rc;
@@ -326,30 +333,48 @@ int bus_publish(struct bus *b, const char *subject, const void *data,
     }
 }
 
-/* Creates VOTES as described, or keeps the existing one as it is: vote's
- * NATS user may create the stream, never change it (compose/nats). */
-static int ensure_stream(struct bus *b)
+/* Checks VOTES by lib/jstream's rules; never creates it (the worker owns
+ * the streams; vote's NATS user may not create or change one). */
+static int check_stream(struct bus *b)
 {
     struct jstream_desc d;
+    char why[200] = "";
+    int rc;
 
     jstream_votes(&d, &b->streams, b->dup_ns);
     d.dup_env = "VOTE_DUPLICATE_WINDOW_S";
-    if (jstream_ensure(b->js, &d, &b->warned) == 0)
-        return 0;
-    return connected(b) ? -EIO : -ENOTCONN;
+    rc = jstream_ensure(b->js, &d, 0, &b->warned, why, sizeof(why));
+    if (rc == -ENOENT || rc == -EPERM) {
+        pthread_mutex_lock(&b->mu);
+        snprintf(b->stream_why, sizeof(b->stream_why), "%s", why);
+        pthread_mutex_unlock(&b->mu);
+        if (atomic_exchange(&b->stream_bad, rc) != rc && rc == -ENOENT)
+            log_warn("stream_missing",
+                     "\"stream\":\"%s\",\"answer\":503,\"note\":\"the "
+                     "worker creates it; votes wait until then\"",
+                     CONTRACT_STREAM);
+        return rc;
+    }
+    if (rc == 0)
+        atomic_store(&b->stream_bad, 0);
+    return rc == 0 ? 0 : connected(b) ? -EIO : -ENOTCONN;
 }
 
 int bus_check(struct bus *b)
 {
-    int rc;
+    int rc, was_ok = atomic_load(&b->stream_ok);
 
     if (!connected(b))
         return -ENOTCONN;
-    if (atomic_load(&b->stream_ok))
+    /* Once in a while even when all is well: an operator may have changed
+     * the stream (added a subject) without deleting it. */
+    if (was_ok && mono_ms() - b->checked_ms < RECHECK_MS)
         return 0;
-    rc = ensure_stream(b);
-    if (rc == 0)
-        atomic_store(&b->stream_ok, 1);
+    b->checked_ms = mono_ms();
+    rc = check_stream(b);
+    if (rc == -EIO && was_ok)
+        return 0; /* no answer this time: asked again later */
+    atomic_store(&b->stream_ok, rc == 0);
     return rc;
 }
 
@@ -358,6 +383,12 @@ int bus_ready(struct bus *b, char *why, size_t n)
     if (!connected(b)) {
         snprintf(why, n, "nats: not connected (retrying %s)", b->conn.redacted);
         return -ENOTCONN;
+    }
+    if (atomic_load(&b->stream_bad)) {
+        pthread_mutex_lock(&b->mu);
+        snprintf(why, n, "nats: %s", b->stream_why);
+        pthread_mutex_unlock(&b->mu);
+        return atomic_load(&b->stream_bad);
     }
     if (!atomic_load(&b->stream_ok)) {
         snprintf(why, n, "nats: stream %s not checked yet", CONTRACT_STREAM);

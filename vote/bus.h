@@ -42,11 +42,12 @@ struct bus_ack {
  * bad options or no memory. o is copied. */
 int bus_open(struct bus **out, const struct bus_opts *o);
 
-/* Makes sure the stream exists (created if missing as lib/jstream
- * describes it; an existing one is never recreated, only its Duplicates
- * window set, and a difference in its limits is logged once). 0 when
- * connected and the stream is there; -ENOTCONN while NATS is unreachable;
- * -EIO when JetStream refuses. Cheap once it has succeeded. */
+/* Checks the stream by lib/jstream's rules; never creates it (the worker
+ * owns the streams). 0 when connected and the stream is there and may be
+ * used; -ENOENT while it is missing and -EPERM while it is refused
+ * (publishes fail at once with the same, readyz says why, the log says it
+ * once); -ENOTCONN while NATS is unreachable; -EIO when JetStream does not
+ * answer. Cheap once it has succeeded. */
 int bus_check(struct bus *b);
 
 /* For /readyz: 0 when bus_check() last succeeded and the connection is
@@ -57,7 +58,8 @@ int bus_ready(struct bus *b, char *why, size_t n);
  * its PubAck, retrying with the same id (so at most one copy is stored)
  * until timeout_ms. 0 with *ack filled; -ENOTCONN when NATS is not
  * connected (fails fast); -ETIMEDOUT without a PubAck in time; -EAGAIN when
- * too many publishes are pending; -ENOENT when no stream takes the subject;
+ * too many publishes are pending; -ENOENT when no stream takes the subject
+ * (or the last bus_check() found VOTES missing); -EPERM when it refused it;
  * -EIO when JetStream answers an error (ack->err_code says which). */
 int bus_publish(struct bus *b, const char *subject, const void *data,
                 size_t len, const char *msg_id, unsigned timeout_ms,

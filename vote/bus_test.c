@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <nats/nats.h>
 
+#include "lib/jstream/jstream.h"
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
 #include "lib/mono/mono.h"
@@ -50,11 +51,33 @@ static int check_within(struct bus *b, unsigned ms)
     return 0;
 }
 
+/* VOTES as the worker makes it (vote never creates it); an existing one
+ * is left as it is. */
+static void make_stream(const struct fixture *f, unsigned dup_window_s)
+{
+    struct jstream_desc d;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamInfo *si = NULL;
+    unsigned said = 0;
+
+    assert_int_equal(natsConnection_ConnectTo(&nc, f->url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    if (js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL) != NATS_OK) {
+        jstream_votes(&d, NULL, (int64_t)dup_window_s * NS);
+        assert_int_equal(jstream_ensure(js, &d, 1, &said, NULL, 0), 0);
+    }
+    jsStreamInfo_Destroy(si);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 /* A bus on f's server, ready to publish (o->conn is set here). */
 static struct bus *open_on(const struct fixture *f, struct bus_opts *o)
 {
     struct bus *b;
 
+    make_stream(f, o->dup_window_s);
     o->conn = conn_of(f->url);
     assert_int_equal(bus_open(&b, o), 0);
     assert_int_equal(check_within(b, 5000), 0);
@@ -138,6 +161,8 @@ static void test_bus_keeps_existing_stream(void **state)
     cfg.Subjects = subjects;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage; /* Duplicates: the 2-minute default */
+    cfg.Discard = js_DiscardNew;
+    cfg.Retention = js_WorkQueuePolicy;
     assert_int_equal(js_AddStream(&si, js, &cfg, NULL, NULL), NATS_OK);
     jsStreamInfo_Destroy(si);
     assert_int_equal(
@@ -154,6 +179,80 @@ static void test_bus_keeps_existing_stream(void **state)
     assert_int_equal(si->Config->Duplicates, 120 * NS);
     jsStreamInfo_Destroy(si);
     bus_close(b);
+    fixture_destroy(&f);
+}
+
+/* vote never makes VOTES: while it is missing, readyz says so and a
+ * publish fails at once (503); once the worker made it, votes go in. A
+ * stream that could leak votes (a republish) is refused the same way. */
+static void test_bus_stream_missing_or_refused(void **state)
+{
+    const char *subjects[] = {CONTRACT_SUBJECTS};
+    struct bus_opts o = {.dup_window_s = 5};
+    natsConnection *nc = NULL;
+    jsStreamConfig cfg;
+    jsRePublish rp;
+    jsStreamInfo *si = NULL;
+    struct fixture f;
+    struct bus_ack ack;
+    jsCtx *js = NULL;
+    struct bus *b;
+    char why[200];
+    int64_t t0;
+
+    assert_int_equal(fixture_start(&f, FIXTURE_NATS), 0);
+    o.conn = conn_of(f.url);
+    assert_int_equal(bus_open(&b, &o), 0);
+    t0 = mono_ms();
+    while (bus_check(b) == -ENOTCONN && mono_ms() - t0 < 5000)
+        nats_Sleep(20);
+    assert_int_equal(bus_check(b), -ENOENT);
+    assert_int_equal(bus_ready(b, why, sizeof(why)), -ENOENT);
+    assert_non_null(strstr(why, "missing"));
+    t0 = mono_ms();
+    assert_int_equal(
+        bus_publish(b, CONTRACT_SUBJECT_PREFIX "a", "x", 1, "m-1", 4000, &ack),
+        -ENOENT);
+    assert_true(mono_ms() - t0 < 100);
+    assert_int_equal(natsConnection_ConnectTo(&nc, f.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    assert_int_not_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
+                         NATS_OK); /* vote made nothing */
+
+    /* Made by someone else, with a republish of every vote: refused. */
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = CONTRACT_STREAM;
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Retention = js_WorkQueuePolicy;
+    cfg.Discard = js_DiscardNew;
+    jsRePublish_Init(&rp);
+    rp.Source = ">";
+    rp.Destination = "leak.>";
+    cfg.RePublish = &rp;
+    assert_int_equal(js_AddStream(&si, js, &cfg, NULL, NULL), NATS_OK);
+    jsStreamInfo_Destroy(si);
+    assert_int_equal(bus_check(b), -EPERM);
+    assert_int_equal(bus_ready(b, why, sizeof(why)), -EPERM);
+    assert_non_null(strstr(why, "republish"));
+    assert_int_equal(
+        bus_publish(b, CONTRACT_SUBJECT_PREFIX "a", "x", 1, "m-2", 4000, &ack),
+        -EPERM);
+    assert_int_equal(js_DeleteStream(js, CONTRACT_STREAM, NULL, NULL), NATS_OK);
+    nats_Sleep(300);
+
+    make_stream(&f, 5);
+    assert_int_equal(check_within(b, 5000), 0);
+    assert_int_equal(bus_ready(b, why, sizeof(why)), 0);
+    assert_int_equal(
+        bus_publish(b, CONTRACT_SUBJECT_PREFIX "a", "x", 1, "m-3", 4000, &ack),
+        0);
+    assert_int_equal(ack.seq, 1);
+    assert_int_equal(bus_flush(b, 1000), 0);
+    bus_close(b);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
     fixture_destroy(&f);
 }
 
@@ -184,6 +283,7 @@ static void test_bus_nats_down_and_back(void **state)
     assert_true(mono_ms() - t0 < 100);
 
     assert_int_equal(fixture_resume(&f), 0);
+    make_stream(&f, 5); /* the worker's part */
     assert_int_equal(check_within(b, 5000), 0);
     assert_int_equal(bus_ready(b, why, sizeof(why)), 0);
     assert_int_equal(
@@ -466,6 +566,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bus_publish_and_dedup),
         cmocka_unit_test(test_bus_keeps_existing_stream),
+        cmocka_unit_test(test_bus_stream_missing_or_refused),
         cmocka_unit_test(test_bus_nats_down_and_back),
         cmocka_unit_test(test_bus_concurrent_callers),
         cmocka_unit_test(test_bus_restarts_under_load),

@@ -195,6 +195,8 @@ static void test_failover_leader_killed(void **state)
     static struct run r;
     struct fixture_cluster c;
     struct jstream_settings ss;
+    struct jstream_desc d;
+    unsigned said = 0;
     struct natsconn conn;
     struct bus_opts o = {.dup_window_s = 5};
     natsConnection *nc = NULL;
@@ -211,12 +213,17 @@ static void test_failover_leader_killed(void **state)
     assert_int_equal(natsconn_parse(&conn, c.urls, &bad), 0);
     o.conn = &conn;
     o.streams = &ss;
+    js = js_on(c.urls, &nc);
+    jstream_votes(&d, &ss, 5000LL * 1000000LL); /* the worker's part */
+    for (end = mono_ms() + 30000; jstream_ensure(js, &d, 1, &said, NULL, 0);) {
+        assert_true(mono_ms() < end); /* until the cluster has a leader */
+        nats_Sleep(200);
+    }
     assert_int_equal(bus_open(&r.b, &o), 0);
     for (end = mono_ms() + 30000; bus_check(r.b) != 0;) {
         assert_true(mono_ms() < end);
         nats_Sleep(100);
     }
-    js = js_on(c.urls, &nc);
     pthread_mutex_init(&r.mu, NULL);
     atomic_store(&r.last_ok_ms, mono_ms());
     for (i = 0; i < THREADS; i++)

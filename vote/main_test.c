@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <nats/nats.h>
 
+#include "lib/jstream/jstream.h"
 #include "lib/mono/mono.h"
 #include "proto/contract.h"
 #include "tests/fixture/fixture.h"
@@ -162,6 +163,22 @@ static void *post_loop(void *arg)
     return NULL;
 }
 
+/* VOTES as the worker makes it: vote never does. */
+static void make_votes(const struct fixture *f)
+{
+    struct jstream_desc d;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    unsigned said = 0;
+
+    assert_int_equal(natsConnection_ConnectTo(&nc, f->url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    jstream_votes(&d, NULL, 5000000000LL);
+    assert_int_equal(jstream_ensure(js, &d, 1, &said, NULL, 0), 0);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 static uint64_t stream_msgs(const struct fixture *f)
 {
     natsConnection *nc = NULL;
@@ -218,6 +235,29 @@ static void test_main_lifecycle(void **state)
     assert_int_equal(wait_exit(spawn(hc, env, "/dev/null"), 5000), 0);
     assert_int_equal(fixture_resume(&nats), 0);
     assert_int_equal(fixture_resume(&redis), 0);
+    /* Up, but no VOTES yet: vote waits for the worker to make it, says
+     * so, and answers a vote 503 at once. */
+    t0 = mono_ms();
+    while (!file_has(log, "\"event\":\"stream_missing\"") &&
+           mono_ms() - t0 < 10000)
+        mono_sleep_ms(50);
+    assert_int_equal(get(p.port, "/readyz", &r), 503);
+    assert_non_null(strstr(r.body, "missing"));
+    {
+        char req[256], retry[16];
+
+        assert_int_equal(testhttp_vote_request(req, sizeof(req),
+                                               "Connection: close\r\n", "a",
+                                               "early"),
+                         0);
+        t0 = mono_ms();
+        assert_int_equal(testhttp_once(p.port, req, &r), 503);
+        assert_true(mono_ms() - t0 < 1000); /* at once, not after 4 s */
+        assert_int_equal(
+            testhttp_header(&r, "Retry-After", retry, sizeof(retry)), 0);
+        assert_non_null(strstr(r.body, "\"error\""));
+    }
+    make_votes(&nats);
     assert_int_equal(wait_status(p.port, "/readyz", 200, 10000), 0);
     assert_true(file_has(log, "\"event\":\"retrying\""));
     assert_true(file_has(log, "\"event\":\"recovered\""));

@@ -15,6 +15,7 @@
 #include <nats/nats.h>
 
 #include "lib/http/http.h"
+#include "lib/jstream/jstream.h"
 #include "lib/log/log.h"
 #include "lib/mono/mono.h"
 #include "proto/vote.pb-c.h"
@@ -34,6 +35,23 @@ static int check_redis(void *arg)
     return voters_check(arg);
 }
 
+/* VOTES as the worker makes it: vote never creates it. */
+void teststack_make_stream(struct teststack *s)
+{
+    struct jstream_desc d;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    unsigned said = 0;
+
+    assert_int_equal(natsConnection_ConnectTo(&nc, s->nats.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    jstream_votes(&d, &s->cfg.streams,
+                  (int64_t)s->cfg.dup_window_s * 1000000000LL);
+    assert_int_equal(jstream_ensure(js, &d, 1, &said, NULL, 0), 0);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 void teststack_start(struct teststack *s, unsigned threads)
 {
     static struct http_opts ho;
@@ -49,6 +67,7 @@ void teststack_start(struct teststack *s, unsigned threads)
     setenv("OPTION_A", "Cats", 1);
     setenv("OPTION_B", "Dogs", 1);
     assert_int_equal(settings_load(&s->cfg), 0);
+    teststack_make_stream(s);
     assert_int_equal(metrics_new(&s->metrics), 0);
     bo.conn = &s->cfg.nats;
     bo.streams = &s->cfg.streams;

@@ -32,7 +32,11 @@ struct teststack {
     uint16_t port;
 };
 
-/* Starts everything and waits until /readyz answers 200. Asserts. */
+/* Makes VOTES as the worker does (vote never creates it). Asserts. */
+void teststack_make_stream(struct teststack *s);
+
+/* Starts everything (VOTES included) and waits until /readyz answers
+ * 200. Asserts. */
 void teststack_start(struct teststack *s, unsigned threads);
 void teststack_stop(struct teststack *s); /* and destroys the fixtures */
 

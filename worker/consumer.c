@@ -14,20 +14,25 @@
  * the stream if missing and the consumer, and until that works readyz
  * says why.
  *
- * Stream epochs: a re-created stream starts its sequences at 1 again, so
- * votes are ordered by (epoch, seq), the epoch being the creation time of
- * the stream they were stored in (jsStreamInfo.Created, ns). A message's
- * epoch is the newest known creation time not after its own store time
- * (from its metadata), which holds across a batch that mixes leftovers of
- * the old stream with messages of the new one. The known epochs are
- * checked (one stream info request) whenever the stream may have changed:
- * at start, after a reconnect (counted before the fetch returns), after
- * re-creating the consumer, when a first delivery's sequence goes back (another
- * worker re-created the consumer), and after a pause in fetching longer than
- * STALL_MS. Left open: a stream deleted and re-created by hand within one
- * commit of this worker, whose new consumer another worker has already moved
- * past this worker's last sequence: its first votes there could be taken for
- * the old stream's. */
+ * Streams: a re-created stream starts its sequences at 1 again, so votes
+ * are ordered by (epoch, seq), the epoch being given per stream by
+ * Postgres (store_epoch_of), which knows a stream by its creation time
+ * (jsStreamInfo.Created) used as a name only: no NATS clock is compared
+ * with another. A batch belongs to the stream the last check named. The
+ * stream is checked (one stream info request, its configuration too)
+ * whenever it may have changed: at start, after a reconnect (counted
+ * before the fetch returns), after re-creating the consumer, when a first
+ * delivery's sequence goes back (another worker re-created the consumer),
+ * and after a pause in fetching longer than STALL_MS. When the check finds
+ * another stream, the batch in hand is handed back (Nak): the new stream's
+ * messages come again, now known to be its; messages of the old one in it
+ * are dropped with their stream (it was deleted: its unapplied votes went
+ * with it). Messages come in order on one subscription, so a batch taken
+ * before the change was noticed holds only the old stream's. Left open: a
+ * stream deleted and re-created by hand within one commit of this worker,
+ * whose new consumer another worker has already moved past this worker's
+ * last sequence: its first votes there could be taken for the old
+ * stream's. */
 #include "worker/consumer.h"
 
 #include <errno.h>
@@ -43,9 +48,9 @@
 
 #define NS_PER_MS        1000000LL
 #define ERR_LOG_EVERY_MS 10000
-#define STALL_MS         3000 /* no fetch this long: check the stream */
-#define MAX_EPOCHS       4
-#define STREAM_GRACE_MS  2000 /* see recreate() */
+#define STALL_MS         3000  /* no fetch this long: check the stream */
+#define RECHECK_MS       10000 /* and its configuration at least this often */
+#define STREAM_GRACE_MS  2000  /* see recreate() */
 
 struct consumer {
     struct consumer_opts opts;
@@ -55,17 +60,21 @@ struct consumer {
     struct jspull *pull;
     int64_t last_err_log_ms;
     int errs_since_log;
-    int64_t epochs[MAX_EPOCHS]; /* stream creation times, oldest first */
-    int n_epochs;
+    int64_t created;       /* the stream's creation time: its name */
     uint64_t last_fresh;   /* stream seq of the last first delivery */
     int64_t last_fetch_ms; /* when the last fetch returned */
+    int64_t last_check_ms; /* when the stream was last checked */
     atomic_int check;      /* check the stream before use */
     atomic_int missing;    /* the consumer could not be made */
     int64_t missing_since;
     int64_t recovered_ms;
     natsStatistics *stats;
-    uint64_t reconnects; /* as of the last fetch */
-    unsigned warned[2];  /* jstream_ensure's, VOTES and DEADLETTER */
+    uint64_t reconnects;   /* as of the last fetch */
+    unsigned warned[2];    /* jstream_ensure's, VOTES and DEADLETTER */
+    atomic_int refused;    /* a stream is not as it must be: not consuming */
+    char refused_why[200]; /* written only while refused is 0 */
+    int64_t refused_checked_ms;
+    int bound; /* consumer made and pull subscription open */
 };
 
 static void log_nats(const char *event, natsStatus s, jsErrCode jerr)
@@ -115,25 +124,44 @@ static natsStatus make_options(struct consumer *c)
     return s;
 }
 
+/* A stream refused by lib/jstream's rules: nothing is consumed until an
+ * operator fixes it, and readyz says why. */
+static int set_refused(struct consumer *c, int rc, const char *why)
+{
+    if (rc != -EPERM)
+        return rc;
+    if (!atomic_load(&c->refused))
+        snprintf(c->refused_why, sizeof(c->refused_why), "%s", why);
+    atomic_store(&c->refused, 1);
+    c->refused_checked_ms = nats_Now();
+    return rc;
+}
+
 /* VOTES exists afterwards, as lib/jstream describes it; an existing one
- * is used as it is. 0 or -EIO. */
+ * is checked by its rules. 0, -EPERM (refused) or -EIO. */
 static int ensure_votes(struct consumer *c)
 {
     struct jstream_desc d;
+    char why[200] = "";
+    int rc;
 
     jstream_votes(&d, c->opts.streams, c->opts.dup_window_ms * NS_PER_MS);
-    return jstream_ensure(c->js, &d, &c->warned[0]) ? -EIO : 0;
+    rc = jstream_ensure(c->js, &d, 1, &c->warned[0], why, sizeof(why));
+    return rc == -EPERM ? set_refused(c, rc, why) : rc ? -EIO : 0;
 }
 
-/* VOTES and DEADLETTER exist afterwards. */
+/* VOTES and DEADLETTER exist afterwards and may be used. */
 static int ensure_streams(struct consumer *c)
 {
     struct jstream_desc d;
+    char why[200] = "";
+    int rc = ensure_votes(c);
 
-    if (ensure_votes(c))
-        return -EIO;
+    if (rc)
+        return rc;
     jstream_deadletter(&d, c->opts.streams);
-    return jstream_ensure(c->js, &d, &c->warned[1]) ? -EIO : 0;
+    rc = jstream_ensure(c->js, &d, 1, &c->warned[1], why, sizeof(why));
+    return rc == -EPERM ? set_refused(c, rc, why) : rc ? -EIO : 0;
 }
 
 static void consumer_config(const struct consumer *c, jsConsumerConfig *cc)
@@ -358,40 +386,49 @@ static int bind_pull(struct consumer *c)
     return 0;
 }
 
-/* Records the creation time of the stream VOTES is now; 0 or -EIO. */
+/* Checks VOTES' configuration and records which stream it is (its
+ * creation time). 0, 1 when it is another stream than before, -EIO. */
 static int check_stream(struct consumer *c)
 {
+    struct jstream_desc d;
+    char why[200] = "";
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus s;
     int64_t now, was;
 
+    c->last_check_ms = nats_Now();
     s = js_GetStreamInfo(&si, c->js, CONSUMER_STREAM, NULL, &jerr);
     if (s != NATS_OK) {
         log_nats("stream_check_failed", s, jerr);
         atomic_store(&c->check, 1);
         return -EIO;
     }
+    jstream_votes(&d, c->opts.streams, c->opts.dup_window_ms * NS_PER_MS);
+    if (set_refused(
+            c, jstream_verify(&d, si->Config, &c->warned[0], why, sizeof(why)),
+            why)) {
+        jsStreamInfo_Destroy(si);
+        return -EIO;
+    }
     now = si->Created;
     jsStreamInfo_Destroy(si);
-    was = c->n_epochs ? c->epochs[c->n_epochs - 1] : 0;
+    was = c->created;
     if (now == was)
         return 0;
-    if (now < was) { /* an older stream again: start the list over */
-        c->n_epochs = 0;
-    } else if (c->n_epochs == MAX_EPOCHS) {
-        memmove(c->epochs, c->epochs + 1, sizeof(c->epochs[0]) * --c->n_epochs);
-    }
-    c->epochs[c->n_epochs++] = now;
-    log_info("stream_epoch", "\"stream\":\"%s\",\"epoch\":%lld,\"was\":%lld",
+    c->created = now;
+    log_info("stream_seen", "\"stream\":\"%s\",\"created\":%lld,\"was\":%lld",
              CONSUMER_STREAM, (long long)now, (long long)was);
-    return 0;
+    return was ? 1 : 0;
 }
+
+static int bind(struct consumer *c);
 
 static int connect_and_bind(struct consumer *c)
 {
     jsOptions jo;
     natsStatus s;
+    int rc;
 
     s = make_options(c);
     if (s == NATS_OK)
@@ -405,9 +442,23 @@ static int connect_and_bind(struct consumer *c)
     s = natsConnection_JetStream(&c->js, c->nc, &jo);
     if (s != NATS_OK)
         return -ENOMEM;
-    if (ensure_streams(c) || ensure_consumer(c) || bind_pull(c) ||
-        check_stream(c))
+    rc = bind(c);
+    return rc == -EPERM ? 0 : rc; /* refused: consumer_fetch() checks */
+}
+
+/* The streams as they must be, the consumer, the pull subscription and
+ * the stream's epoch. 0, -EPERM (a stream refused) or -EIO. */
+static int bind(struct consumer *c)
+{
+    int rc = ensure_streams(c);
+
+    if (rc)
+        return rc;
+    if (!c->bound && (ensure_consumer(c) || bind_pull(c)))
         return -EIO;
+    c->bound = 1;
+    if (check_stream(c) < 0)
+        return atomic_load(&c->refused) ? -EPERM : -EIO;
     return 0;
 }
 
@@ -541,13 +592,31 @@ static void note_reconnects(struct consumer *c)
     c->reconnects = n;
 }
 
+/* While a stream is refused: asks again every STALL_MS whether an
+ * operator fixed it. 0 once it may be used, else -EIO. */
+static int recheck_refused(struct consumer *c)
+{
+    if (nats_Now() - c->refused_checked_ms < STALL_MS || !consumer_connected(c))
+        return -EIO;
+    c->refused_checked_ms = nats_Now();
+    if (bind(c))
+        return -EIO;
+    atomic_store(&c->refused, 0);
+    log_info("stream_accepted", "\"stream\":\"%s\"", CONSUMER_STREAM);
+    return 0;
+}
+
 int consumer_fetch(struct consumer *c, natsMsgList *list)
 {
     natsStatus err = NATS_OK;
     int rc;
 
     memset(list, 0, sizeof(*list));
-    if (nats_Now() - c->last_fetch_ms > STALL_MS)
+    if (atomic_load(&c->refused) && recheck_refused(c))
+        return -EIO;
+    /* (An operator may change the stream under load: say so soon.) */
+    if (nats_Now() - c->last_fetch_ms > STALL_MS ||
+        nats_Now() - c->last_check_ms > RECHECK_MS)
         atomic_store(&c->check, 1);
     if (atomic_load(&c->missing) && (!consumer_connected(c) || recreate(c)))
         return -EIO;
@@ -568,8 +637,12 @@ int consumer_fetch(struct consumer *c, natsMsgList *list)
 int consumer_fetch_delivered(struct consumer *c, natsMsgList *list)
 {
     natsStatus err = NATS_OK;
-    int rc = jspull_fetch_delivered(c->pull, list, &err);
+    int rc;
 
+    memset(list, 0, sizeof(*list));
+    if (!c->pull) /* a stream refused since the start: nothing came */
+        return -ETIMEDOUT;
+    rc = jspull_fetch_delivered(c->pull, list, &err);
     if (rc == -EIO)
         log_fetch_error(c, err);
     return rc == -ENOENT ? -ETIMEDOUT : rc;
@@ -598,7 +671,6 @@ int consumer_meta(struct consumer *c, natsMsg *m, struct consumer_meta *out)
         return -EINVAL;
     out->seq = meta->Sequence.Stream;
     out->delivered = meta->NumDelivered;
-    out->stored_ns = meta->Timestamp;
     jsMsgMetaData_Destroy(meta);
     /* First deliveries come in stream order: one that goes back means a
      * new consumer, maybe on a new stream. */
@@ -620,19 +692,9 @@ int consumer_check_stream(struct consumer *c)
     return check_stream(c);
 }
 
-int64_t consumer_epoch_of(const struct consumer *c, int64_t stored_ns)
+int64_t consumer_stream(const struct consumer *c)
 {
-    int i;
-
-    for (i = c->n_epochs - 1; i > 0; i--)
-        if (c->epochs[i] <= stored_ns)
-            break;
-    return c->n_epochs ? c->epochs[i] : 0;
-}
-
-int64_t consumer_epoch(const struct consumer *c)
-{
-    return c->n_epochs ? c->epochs[c->n_epochs - 1] : 0;
+    return c->created;
 }
 
 int consumer_deadletter(struct consumer *c, natsMsg *m, const char *reason)
@@ -687,6 +749,10 @@ int consumer_ready(struct consumer *c, char *why, size_t n)
     if (!consumer_connected(c)) {
         snprintf(why, n, "nats: disconnected, reconnecting");
         return -ECONNREFUSED;
+    }
+    if (atomic_load(&c->refused)) {
+        snprintf(why, n, "nats: %s; not consuming", c->refused_why);
+        return -EPERM;
     }
     if (atomic_load(&c->missing)) {
         snprintf(why, n,

@@ -46,11 +46,14 @@ struct consumer_opts {
 
 struct consumer;
 
-/* Connects (reconnecting forever afterwards), makes sure the stream and
- * the consumer exist (creating them if missing; a consumer "worker" not
- * configured as ours is logged field by field and updated, or deleted and
- * made again) and binds a pull subscription. o is copied. 0, or
- * -ECONNREFUSED/-EIO logged. */
+/* Connects (reconnecting forever afterwards), makes sure the streams and
+ * the consumer exist (creating them if missing, never replacing a stream;
+ * a consumer "worker" not configured as ours is logged field by field and
+ * updated, or deleted and made again) and binds a pull subscription. A
+ * stream lib/jstream refuses is left alone: 0 all the same, but nothing is
+ * consumed, consumer_fetch() fails with -EIO and checks again every 3 s,
+ * consumer_ready() says why. o is copied. 0, or -ECONNREFUSED/-EIO
+ * logged. */
 int consumer_open(struct consumer **out, const struct consumer_opts *o);
 
 /* Fetches up to opts.batch messages into *list, returning as soon as the
@@ -77,7 +80,6 @@ int consumer_in_progress(struct consumer *c, natsMsg *m);
 struct consumer_meta {
     uint64_t seq;       /* stream sequence */
     uint64_t delivered; /* 1 on the first delivery */
-    int64_t stored_ns;  /* when the stream stored it (server clock) */
 };
 
 /* The JetStream metadata of a fetched message; a first delivery whose
@@ -85,21 +87,18 @@ struct consumer_meta {
  * server. Call for every message, in fetch order. 0 or -EINVAL. */
 int consumer_meta(struct consumer *c, natsMsg *m, struct consumer_meta *out);
 
-/* Stream epochs (the creation time of the stream, ns since 1970): votes
- * are ordered by (epoch, seq), so a re-created stream, whose sequences
- * start at 1 again, still wins over the old one. Call after the
- * consumer_meta() of a batch and before using its epochs: asks the server
- * which stream is current when something says it may have changed
- * (start, reconnect, consumer re-created, sequence going back, a long
- * pause). 0, or -EIO when it could not tell (hand the batch back). */
+/* Which stream VOTES is: its creation time, used as a name only (see
+ * store_epoch_of). Call after the consumer_meta() of a batch and before
+ * using it: asks the server when something says the stream may have
+ * changed (start, reconnect, consumer re-created, sequence going back, a
+ * long pause), and checks its configuration (lib/jstream). 0: the batch
+ * is of consumer_stream(); 1: VOTES is another stream than before (hand
+ * the batch back: its messages of the new stream come again); -EIO when
+ * it could not tell or the stream is refused (hand the batch back). */
 int consumer_check_stream(struct consumer *c);
 
-/* The epoch of a message stored at stored_ns: the newest known stream
- * creation time not after it. */
-int64_t consumer_epoch_of(const struct consumer *c, int64_t stored_ns);
-
-/* The current stream's epoch (0 before the first check). */
-int64_t consumer_epoch(const struct consumer *c);
+/* The current stream's creation time (0 before the first check). */
+int64_t consumer_stream(const struct consumer *c);
 
 /* Publishes a copy of m on deadletter.votes with a reason header, then
  * terminates m (never redelivered). 0 or -EIO. */
@@ -112,8 +111,9 @@ int consumer_lag(struct consumer *c, uint64_t *pending, uint64_t *unacked);
 /* 1 while the connection is up. */
 int consumer_connected(struct consumer *c);
 
-/* For /readyz: 0, or -errno with the reason in why (disconnected, or the
- * consumer is missing and could not be re-created yet). Any thread. */
+/* For /readyz: 0, or -errno with the reason in why (disconnected, a
+ * stream refused, or the consumer is missing and could not be re-created
+ * yet). Any thread. */
 int consumer_ready(struct consumer *c, char *why, size_t n);
 
 /* Sends buffered acks now (bounded wait). */

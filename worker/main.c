@@ -21,10 +21,17 @@
 #include "worker/settings.h"
 #include "worker/store.h"
 
-#define ACK_WAIT_MS         30000
-#define FETCH_WAIT_MS       250
-#define DUP_WINDOW_MS       5000
-#define MIN_MAX_ACK_PENDING 20000
+/* AckWait is three times the longest a batch can be held without an
+ * in-progress ack: a commit is cancelled after STATEMENT_TIMEOUT_MS, and
+ * a dead Postgres connection is noticed within 10 s (tcp_user_timeout,
+ * lib/pgconn); while a failed batch is retried, pipeline.c marks it in
+ * progress every ACK_WAIT_MS / 3. Equal values would let a slow commit's
+ * batch be delivered to another worker as well. */
+#define ACK_WAIT_MS          30000
+#define STATEMENT_TIMEOUT_MS "10000"
+#define FETCH_WAIT_MS        250
+#define DUP_WINDOW_MS        5000
+#define MIN_MAX_ACK_PENDING  20000
 
 static volatile sig_atomic_t g_stop;
 
@@ -71,7 +78,8 @@ static int pg_connect(void *arg)
     struct pgconn_params p;
     int rc;
 
-    pgconn_target_of(&t, &w->cfg.pg, "worker", "-c statement_timeout=30000");
+    pgconn_target_of(&t, &w->cfg.pg, "worker",
+                     "-c statement_timeout=" STATEMENT_TIMEOUT_MS);
     pgconn_params(&p, &t);
     /* expand_dbname = 1 in store_open: POSTGRES_DB could be a conninfo. */
     rc = store_open(&w->store, p.keys, p.vals, (size_t)w->cfg.batch_size);

@@ -54,6 +54,8 @@ struct pipeline {
     int64_t last_lag_ms;
     int64_t last_pg_ok_ms; /* last commit or answered probe */
     int64_t noted_epoch;   /* stream epoch recorded in Postgres */
+    int64_t stream;        /* the stream (creation time) epoch is of */
+    int64_t epoch;         /* its epoch, from Postgres */
     unsigned seed;
     atomic_int pg_up;              /* read by /readyz */
     _Atomic int64_t pg_wait_since; /* waiting for Postgres since, or 0 */
@@ -174,7 +176,7 @@ static void take(struct pipeline *p, struct batch *b, natsMsg *m)
     else if (decode_vote(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
                          v, &reason) == 0) {
         v->seq = meta.seq;
-        v->epoch = meta.stored_ns; /* made an epoch once the batch is in */
+        v->epoch = 0; /* stamp() sets it, once Postgres is free */
         b->held[b->n_held++] = m;
         return;
     }
@@ -187,12 +189,11 @@ static void take(struct pipeline *p, struct batch *b, natsMsg *m)
 static void settle(struct pipeline *p, struct batch *b, int committed);
 
 /* Fetches and sorts a batch; at shutdown (last), only what was delivered
- * already. Each vote gets the epoch of the stream it was stored in; when
- * that can't be told, the batch goes back to the server. 0, -ETIMEDOUT or
- * -EIO. */
+ * already. When the stream it came from can't be told, or VOTES turned
+ * out to be another stream than before, the batch goes back to the
+ * server (consumer.h). 0, -ETIMEDOUT, -EAGAIN (another stream) or -EIO. */
 static int fill(struct pipeline *p, struct batch *b, int last)
 {
-    size_t k;
     int i, rc;
 
     b->n_held = 0;
@@ -204,12 +205,11 @@ static int fill(struct pipeline *p, struct batch *b, int last)
     b->t0 = nats_Now();
     for (i = 0; i < b->list.Count; i++)
         take(p, b, b->list.Msgs[i]);
-    if (consumer_check_stream(p->consumer)) {
+    rc = consumer_check_stream(p->consumer);
+    if (rc) {
         settle(p, b, 0);
-        return -EIO;
+        return rc > 0 ? -EAGAIN : -EIO;
     }
-    for (k = 0; k < b->n_held; k++)
-        b->votes[k].epoch = consumer_epoch_of(p->consumer, b->votes[k].epoch);
     return 0;
 }
 
@@ -334,29 +334,56 @@ static void pace(struct pipeline *p, volatile sig_atomic_t *stop)
     p->last_fill_ms = nats_Now();
 }
 
-/* Records the stream epoch in Postgres when it changed, and says so:
- * loudly when it is not the stream the workers read before (once: the
- * worker whose update changed the row). */
-static void note_stream(struct pipeline *p)
+/* The epoch of the current stream, from Postgres (store_epoch_of), and
+ * its record there: said loudly when it is not the stream the workers
+ * read before (once: the worker whose update changed the row). Nothing
+ * may be in flight. 0, or -EIO when Postgres could not say. */
+static int note_stream(struct pipeline *p)
 {
-    int64_t now = consumer_epoch(p->consumer), was;
+    int64_t stream = consumer_stream(p->consumer), epoch, was;
 
-    if (now == p->noted_epoch || store_note_epoch(p->store, now, &was))
-        return;
-    p->noted_epoch = now;
-    if (was == now)
-        return;
+    if (stream != p->stream) {
+        if (!stream || store_epoch_of(p->store, stream, &epoch))
+            return -EIO;
+        p->stream = stream;
+        p->epoch = epoch;
+    }
+    if (p->epoch == p->noted_epoch ||
+        store_note_epoch(p->store, p->epoch, &was))
+        return 0;
+    p->noted_epoch = p->epoch;
+    if (was == p->epoch)
+        return 0;
     if (was == 0) {
-        log_info("stream_first_seen", "\"stream\":\"%s\",\"epoch\":%lld",
-                 CONSUMER_STREAM, (long long)now);
-        return;
+        log_info("stream_first_seen",
+                 "\"stream\":\"%s\",\"created\":%lld,\"epoch\":%lld",
+                 CONSUMER_STREAM, (long long)stream, (long long)p->epoch);
+        return 0;
     }
     log_warn("stream_changed",
-             "\"stream\":\"%s\",\"was\":%lld,\"now\":%lld,\"meaning\":"
-             "\"the stream was re-created or moved; its sequences start over."
-             " Votes are ordered by (epoch, seq): new ones win over older"
-             " rows; votes not copied from the old stream are gone\"",
-             CONSUMER_STREAM, (long long)was, (long long)now);
+             "\"stream\":\"%s\",\"was\":%lld,\"now\":%lld,\"created\":%lld,"
+             "\"meaning\":\"the stream was re-created or moved; its sequences "
+             "start over. Votes are ordered by (epoch, seq): new ones win over "
+             "older rows; votes not copied from the old stream are gone\"",
+             CONSUMER_STREAM, (long long)was, (long long)p->epoch,
+             (long long)stream);
+    return 0;
+}
+
+/* Gives b's votes the epoch of the stream they came from (the one the
+ * check in fill() named); nothing may be in flight. 0, or -EIO after
+ * handing b back when Postgres could not say. */
+static int stamp(struct pipeline *p, struct batch *b)
+{
+    size_t k;
+
+    if (note_stream(p) || p->stream != consumer_stream(p->consumer)) {
+        settle(p, b, 0);
+        return -EIO;
+    }
+    for (k = 0; k < b->n_held; k++)
+        b->votes[k].epoch = p->epoch;
+    return 0;
 }
 
 /* With no batch to commit, a broken Postgres connection would go
@@ -413,7 +440,8 @@ int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop)
         settle(p, next, 0);
         return done;
     }
-    note_stream(p);
+    if (stamp(p, next))
+        return -EIO;
     p->cur ^= 1;
     launch(p, next);
     return 0;
@@ -429,6 +457,8 @@ int pipeline_run(struct pipeline *p, volatile sig_atomic_t *stop)
     /* Messages the server sent ahead are applied and acked too, rather
      * than left to wait out AckWait before another worker may have them. */
     while (fill(p, &p->b[p->cur], 1) == 0) {
+        if (stamp(p, &p->b[p->cur]))
+            break; /* handed back */
         launch(p, &p->b[p->cur]);
         if (finish(p, stop))
             break; /* Postgres down: handed back (NAK) */

@@ -312,6 +312,19 @@ static void test_pipeline_a_then_b(void **state)
                      2);
 }
 
+/* Messages stored in VOTES now. */
+static uint64_t stream_msgs(struct tk_nats *t)
+{
+    jsStreamInfo *si = NULL;
+    uint64_t n;
+
+    assert_int_equal(js_GetStreamInfo(&si, t->js, CONTRACT_STREAM, NULL, NULL),
+                     NATS_OK);
+    n = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    return n;
+}
+
 /* A worker that fetched and died: its messages come again after AckWait. */
 static void fetch_without_ack(const char *url, int n)
 {
@@ -350,16 +363,12 @@ static void test_pipeline_redelivery_and_duplicates(void **state)
     assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
     assert_int_equal(tk_check_db(pg.url, 300, expect), 0);
     applied = metric_of(w, "worker_votes_applied_total");
+    assert_true(wait_metric(w, "worker_messages_acked_total", 2002) >= 2002);
     worker_stop(w);
-
-    /* Everything delivered again from the start: nothing changes. */
-    delete_js(&g_tk, CONTRACT_CONSUMER); /* replays everything */
-    w = worker_start(0);
-    assert_int_equal(tk_wait_drained(&g_tk, DRAIN_MS), 0);
-    assert_int_equal(tk_check_db(pg.url, 300, expect), 0);
-    assert_true(wait_metric(w, "worker_messages_acked_total", 2000) >= 2000);
-    assert_true(metric_of(w, "worker_votes_applied_total") == 0);
     assert_true(applied > 0);
+    /* VOTES is a work queue: every applied (acked) vote left it, so
+     * nothing is there to deliver again, and nothing fills it. */
+    assert_int_equal(stream_msgs(&g_tk), 0);
 }
 
 static void test_pipeline_poison_is_deadlettered(void **state)

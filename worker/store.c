@@ -90,6 +90,12 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE IF NOT EXISTS worker_stream ("
     " id INT PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL);"
     "INSERT INTO worker_stream VALUES (1, 0) ON CONFLICT DO NOTHING;",
+    /* Epochs from one clock: a stream's creation time (the NATS meta
+     * leader's clock) is only its name here; its epoch is given out by
+     * Postgres in the order the workers first see the streams, above
+     * every epoch before (store_epoch_of). */
+    "CREATE TABLE IF NOT EXISTS stream_epochs ("
+    " created BIGINT PRIMARY KEY, epoch BIGINT NOT NULL UNIQUE);",
 };
 
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
@@ -333,6 +339,55 @@ static const char NOTE_EPOCH_SQL[] =
     "WITH o AS (SELECT epoch FROM worker_stream WHERE id = 1 FOR UPDATE)"
     " UPDATE worker_stream w SET epoch = $1 FROM o"
     " WHERE w.id = 1 AND o.epoch <> $1 RETURNING o.epoch";
+
+/* A stream seen first gets an epoch above every one given before: its
+ * creation time when that is higher, else the highest plus one. Rows
+ * written before stream_epochs existed carry creation times, the last in
+ * worker_stream: that stream keeps its own. Two workers seeing it at
+ * once: the second insert does nothing. */
+static const char NEW_EPOCH_SQL[] =
+    "INSERT INTO stream_epochs (created, epoch)"
+    " SELECT $1::bigint, greatest($1::bigint,"
+    "  1 + (SELECT coalesce(max(epoch), 0) FROM stream_epochs),"
+    "  (SELECT CASE WHEN epoch = $1::bigint THEN epoch ELSE epoch + 1 END"
+    "   FROM worker_stream WHERE id = 1))"
+    " ON CONFLICT (created) DO NOTHING";
+
+static const char EPOCH_OF_SQL[] =
+    "SELECT epoch FROM stream_epochs WHERE created = $1::bigint";
+
+static int epoch_query(struct store *s, const char *sql, int64_t created,
+                       int64_t *epoch)
+{
+    char val[24];
+    const char *params[] = {val};
+    PGresult *r;
+    int rc = 0;
+
+    snprintf(val, sizeof(val), "%" PRId64, created);
+    r = PQexecParams(s->conn, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK &&
+        PQresultStatus(r) != PGRES_COMMAND_OK) {
+        log_pg_error("pg_epoch_failed", s->conn, r);
+        rc = store_connected(s) ? -EAGAIN : -EIO;
+    } else if (epoch && PQntuples(r) == 1) {
+        *epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    } else if (epoch) {
+        rc = -EAGAIN; /* (two new streams raced for one epoch: again) */
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_epoch_of(struct store *s, int64_t created, int64_t *epoch)
+{
+    int rc = epoch_query(s, EPOCH_OF_SQL, created, epoch);
+
+    if (rc != -EAGAIN)
+        return rc;
+    rc = epoch_query(s, NEW_EPOCH_SQL, created, NULL);
+    return rc ? rc : epoch_query(s, EPOCH_OF_SQL, created, epoch);
+}
 
 int store_note_epoch(struct store *s, int64_t epoch, int64_t *was)
 {

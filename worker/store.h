@@ -11,6 +11,8 @@
  *   tallies (vote VARCHAR(255) PRIMARY KEY, count BIGINT NOT NULL)
  *   worker_stream (id INT PRIMARY KEY, epoch BIGINT NOT NULL): one row, the
  *            epoch of the stream the workers read last
+ *   stream_epochs (created BIGINT PRIMARY KEY, epoch BIGINT UNIQUE): the
+ *            epoch given to each stream (store_epoch_of)
  * and NOTIFY CONTRACT_PG_CHANNEL in the transaction of every batch that changed
  * something. */
 #ifndef WORKER_STORE_H
@@ -49,6 +51,14 @@ int store_apply(struct store *s, const struct vote *v, size_t n,
  * commit. Nothing else may use the store in between. Same returns. */
 int store_apply_send(struct store *s, const struct vote *v, size_t n);
 int store_apply_wait(struct store *s, size_t *changed);
+
+/* The epoch of the stream whose creation time (jsStreamInfo.Created, as
+ * an opaque name: the NATS meta leader's clock is never compared with
+ * anything) is created: given out by Postgres the first time a worker
+ * asks, above every epoch before, so votes of a stream seen later always
+ * win over the rows of one seen earlier, whatever the NATS clocks say.
+ * Not while a batch is in flight. 0, -EIO (reconnect) or -EAGAIN. */
+int store_epoch_of(struct store *s, int64_t created, int64_t *epoch);
 
 /* Records the epoch of the stream the workers read now. *was gets the one
  * recorded before when this call changed it (0: none yet), else epoch

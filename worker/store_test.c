@@ -238,6 +238,42 @@ static void test_store_epoch_then_seq(void **state)
     store_close(s);
 }
 
+/* Epochs come from Postgres, in the order streams are first seen: a
+ * stream made later whose creation time (another NATS node's clock) is
+ * behind the one before still gets a higher epoch, and every worker gets
+ * the same epoch for the same stream. Fails with epoch = creation time. */
+static void test_store_epochs_from_one_clock(void **state)
+{
+    struct store *a = open_store(pg.url), *b = open_store(pg.url);
+    struct vote before = mk_e("skew", "a", 0, 900),
+                after = mk_e("skew", "b", 0, 1);
+    int64_t e1, e2, e2b, e3;
+    size_t changed;
+    char buf[16];
+
+    exec_sql(pg.url,
+             "TRUNCATE stream_epochs; UPDATE worker_stream SET epoch = 0");
+    assert_int_equal(store_epoch_of(a, 5000, &e1), 0);
+    assert_int_equal(e1, 5000); /* the creation time when it is higher */
+    assert_int_equal(store_epoch_of(a, 5000, &e2), 0);
+    assert_int_equal(e2, 5000); /* the same stream: the same epoch */
+    /* The next stream's meta leader is 3 units behind: */
+    assert_int_equal(store_epoch_of(b, 4997, &e2), 0);
+    assert_true(e2 > e1);
+    assert_int_equal(store_epoch_of(a, 4997, &e2b), 0);
+    assert_int_equal(e2b, e2); /* another worker agrees */
+    assert_int_equal(store_epoch_of(a, 9000, &e3), 0);
+    assert_int_equal(e3, 9000);
+    /* A vote of the skewed stream wins over the row from the one before. */
+    before.epoch = e1;
+    after.epoch = e2;
+    assert_int_equal(store_apply(a, &before, 1, &changed), 0);
+    assert_int_equal(store_apply(a, &after, 1, &changed), 0);
+    assert_string_equal(vote_of("skew", buf, sizeof(buf)), "b");
+    store_close(a);
+    store_close(b);
+}
+
 struct writer {
     int id;
     unsigned seed;
@@ -438,6 +474,7 @@ int main(void)
                                truncate_all),
         cmocka_unit_test_setup(test_store_replay_changes_nothing, truncate_all),
         cmocka_unit_test_setup(test_store_epoch_then_seq, truncate_all),
+        cmocka_unit_test_setup(test_store_epochs_from_one_clock, truncate_all),
         cmocka_unit_test_setup(test_store_two_writers_exact, truncate_all),
         cmocka_unit_test(test_store_migrate_adopts_classic_table),
         cmocka_unit_test_setup(test_store_reconnects, truncate_all),

@@ -28,7 +28,7 @@ int tk_nats_open(struct tk_nats *t, const char *url)
     if (natsConnection_JetStream(&t->js, t->nc, &jo) != NATS_OK)
         return -ENOMEM;
     jstream_votes(&d, NULL, 5000LL * 1000000LL);
-    return jstream_ensure(t->js, &d, &warned);
+    return jstream_ensure(t->js, &d, 1, &warned, NULL, 0);
 }
 
 void tk_nats_close(struct tk_nats *t)

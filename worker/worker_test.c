@@ -349,6 +349,154 @@ static void test_worker_pg_keepalives_and_readyz(void **state)
     stop_worker(pid);
 }
 
+/* The whole of the worker's log so far (g_log), NUL-terminated; free it. */
+static char *read_log(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = fopen(g_log, "r");
+
+    assert_non_null(f);
+    if (getdelim(&text, &len, '\0', f) < 0) {
+        free(text);
+        text = strdup("");
+    }
+    fclose(f);
+    return text;
+}
+
+enum bad_stream { BAD_REPUBLISH, BAD_SUBJECTS, BAD_LIMITS, BAD_SOURCES, N_BAD };
+
+static const char *const BAD_FIELD[N_BAD] = {"republish", "subjects",
+                                             "retention", "sources"};
+
+/* VOTES made by someone else, differing in one way that can lose or leak
+ * votes, holding one vote. */
+static void make_bad_votes(struct tk_nats *t, enum bad_stream bad)
+{
+    const char *one[] = {CONTRACT_SUBJECTS};
+    const char *two[] = {CONTRACT_SUBJECTS, "copies.>"};
+    const char *other[] = {"elsewhere.>"};
+    jsStreamSource src, *srcs[] = {&src};
+    jsStreamInfo *si = NULL;
+    jsStreamConfig cfg;
+    jsRePublish rp;
+
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = "ELSEWHERE";
+    cfg.Subjects = other;
+    cfg.SubjectsLen = 1;
+    if (bad == BAD_SOURCES)
+        assert_int_equal(js_AddStream(&si, t->js, &cfg, NULL, NULL), NATS_OK);
+    jsStreamInfo_Destroy(si);
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = CONTRACT_STREAM;
+    cfg.Subjects = bad == BAD_SUBJECTS ? two : one;
+    cfg.SubjectsLen = bad == BAD_SUBJECTS ? 2 : 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Retention = bad == BAD_LIMITS ? js_LimitsPolicy : js_WorkQueuePolicy;
+    cfg.Discard = js_DiscardNew;
+    jsRePublish_Init(&rp);
+    rp.Source = ">";
+    rp.Destination = "leak.>";
+    cfg.RePublish = bad == BAD_REPUBLISH ? &rp : NULL;
+    jsStreamSource_Init(&src);
+    src.Name = "ELSEWHERE";
+    cfg.Sources = bad == BAD_SOURCES ? srcs : NULL;
+    cfg.SourcesLen = bad == BAD_SOURCES ? 1 : 0;
+    si = NULL;
+    assert_int_equal(js_AddStream(&si, t->js, &cfg, NULL, NULL), NATS_OK);
+    jsStreamInfo_Destroy(si);
+    assert_int_equal(tk_publish(t, "held", "a", NULL), 0);
+    assert_int_equal(tk_publish_wait(t), 0);
+}
+
+/* A VOTES that can lose or leak votes (republish, extra subject, limits
+ * retention, sources) is refused: not ready and readyz names the field,
+ * an error line names it, no consumer is made and nothing is taken; once
+ * an operator replaced it with one as described, the running worker
+ * takes it up by itself. */
+static void test_worker_refuses_bad_stream(void **state)
+{
+    uint16_t port = fixture_free_port();
+    jsConsumerInfo *ci = NULL;
+    jsStreamInfo *si = NULL;
+    char body[512], field[64], *log;
+    struct tk_nats t;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    pid_t pid = 0;
+    int bad;
+
+    truncate_tables();
+    assert_int_equal(natsConnection_ConnectTo(&nc, nats.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    memset(&t, 0, sizeof(t));
+    t.nc = nc;
+    t.js = js;
+    snprintf(g_log, sizeof(g_log), "%s/worker-refuses.log",
+             getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp");
+    for (bad = 0; bad < N_BAD; bad++) {
+        make_bad_votes(&t, (enum bad_stream)bad);
+        pid = spawn_worker(port, NULL, NULL);
+        assert_int_equal(wait_readyz(port, 0, 20000, body, sizeof(body)), 0);
+        mono_sleep_ms(500); /* had it consumed, it would have by now */
+        assert_int_equal(wait_readyz(port, 0, 100, body, sizeof(body)), 0);
+        assert_non_null(strstr(body, BAD_FIELD[bad]));
+        log = read_log();
+        snprintf(field, sizeof(field), "\"field\":\"%s\"", BAD_FIELD[bad]);
+        assert_non_null(strstr(log, "\"event\":\"stream_refused\""));
+        assert_non_null(strstr(log, field));
+        free(log);
+        assert_int_not_equal(js_GetConsumerInfo(&ci, js, CONTRACT_STREAM,
+                                                CONTRACT_CONSUMER, NULL, NULL),
+                             NATS_OK);
+        assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
+                         NATS_OK);
+        assert_int_equal(si->State.Msgs, 1);
+        jsStreamInfo_Destroy(si);
+        si = NULL;
+        assert_int_equal(tk_pg_long(pg.url, "SELECT count(*) FROM votes"), 0);
+        if (bad == N_BAD - 1)
+            break; /* the last one is fixed under the running worker */
+        stop_worker(pid);
+        assert_int_equal(js_DeleteStream(js, CONTRACT_STREAM, NULL, NULL),
+                         NATS_OK);
+        js_DeleteStream(js, "ELSEWHERE", NULL, NULL);
+        mono_sleep_ms(200);
+    }
+    g_log[0] = '\0';
+    /* The operator deletes it: the worker makes VOTES as described. */
+    assert_int_equal(js_DeleteStream(js, CONTRACT_STREAM, NULL, NULL), NATS_OK);
+    assert_int_equal(wait_readyz(port, 1, 20000, body, sizeof(body)), 0);
+    assert_int_equal(tk_publish(&t, "after", "b", NULL), 0);
+    assert_int_equal(tk_publish_wait(&t), 0);
+    assert_int_equal(tk_wait_rows(pg.url, 1, 10000), 0);
+    /* Changed under the running worker (a subject added, as admin may;
+     * 2.9.10 refuses to add a republish by an update): noticed at the
+     * next periodic check, at most 10 s later. */
+    {
+        const char *two[] = {CONTRACT_SUBJECTS, "copies.>"};
+        const char **was;
+
+        assert_int_equal(js_GetStreamInfo(&si, js, CONTRACT_STREAM, NULL, NULL),
+                         NATS_OK);
+        was = si->Config->Subjects;
+        si->Config->Subjects = two;
+        si->Config->SubjectsLen = 2;
+        assert_int_equal(js_UpdateStream(NULL, js, si->Config, NULL, NULL),
+                         NATS_OK);
+        si->Config->Subjects = was;
+        si->Config->SubjectsLen = 1;
+        jsStreamInfo_Destroy(si);
+    }
+    assert_int_equal(wait_readyz(port, 0, 15000, body, sizeof(body)), 0);
+    assert_non_null(strstr(body, "subjects"));
+    stop_worker(pid);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup(test_worker_sigterm_while_votes_trickle, reset),
         cmocka_unit_test(test_worker_probes_and_config),
         cmocka_unit_test(test_worker_pg_keepalives_and_readyz),
+        cmocka_unit_test_setup(test_worker_refuses_bad_stream, reset),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
