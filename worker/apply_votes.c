@@ -3,16 +3,13 @@
  * PREFIX-0..PREFIX-(COUNT-1), options alternating as `votectl load` makes
  * them, applied in batches of BATCH_SIZE (500, as the worker) through
  * worker/store.c's own store_apply_send()/store_apply_wait() (the same
- * prepared statement, one transaction a batch), the next batch made and
- * queued while Postgres works on the last, as the worker does. No NATS.
- * Connects like the worker (lib/pgconn variables) and creates the schema
- * if missing: point it at a database of its own (POSTGRES_DB) so that the
- * rows it adds do not change the drain.
- *
- *     apply_votes COUNT PREFIX
- *
- * prints one JSON line, {"applied":N,"changed":C,"batch":B,"ms":T,
- * "per_s":R}; exit 0, 1 on a Postgres error, 2 on bad arguments. */
+ * prepared statement, one transaction a batch), the next batch made while
+ * Postgres commits the last. No NATS. Connects like the worker (lib/pgconn
+ * variables) and creates the schema if missing; point it at a database of
+ * its own (POSTGRES_DB) so the rows it adds do not change the drain.
+ *   apply_votes COUNT PREFIX
+ * prints one JSON line: {"applied":N,"changed":C,"batch":B,"ms":T,
+ * "per_s":R}. Exit 0, 1 on a Postgres error, 2 on bad arguments. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,36 +55,31 @@ static int make_batch(struct vote *v, size_t n, long first, const char *prefix,
     return 0;
 }
 
-/* Applies count votes in batches, as the worker does: the next one made
- * and sent while Postgres works on the one before (STORE_MAX_INFLIGHT in
- * flight). 0 or the store's -errno. */
+/* Applies count votes in batches, the next one made while Postgres
+ * commits the one sent. 0 or the store's -errno. */
 static int apply_all(struct store *s, struct vote *v[2], size_t batch,
                      long count, const char *prefix, size_t *changed)
 {
     int64_t epoch = (int64_t)time(NULL) * 1000000000LL;
     long sent = 0;
     size_t n, got;
-    int cur = 0, inflight = 0, rc = 0;
+    int cur = 0, rc;
 
     *changed = 0;
-    while (rc == 0 && (sent < count || inflight)) {
-        if (sent < count) {
-            n = (size_t)(count - sent < (long)batch ? count - sent
-                                                    : (long)batch);
-            rc = make_batch(v[cur], n, sent, prefix, epoch);
-            if (rc == 0)
-                rc = store_apply_send(s, v[cur], n);
-            if (rc)
-                break;
-            sent += (long)n;
-            inflight++;
-            cur ^= 1;
-        }
-        if (inflight == STORE_MAX_INFLIGHT || sent == count) {
-            rc = store_apply_wait(s, &got);
-            *changed += got;
-            inflight--;
-        }
+    n = (size_t)(count < (long)batch ? count : (long)batch);
+    rc = make_batch(v[cur], n, 0, prefix, epoch);
+    while (rc == 0 && sent < count) {
+        rc = store_apply_send(s, v[cur], n);
+        if (rc)
+            break;
+        sent += (long)n;
+        n = (size_t)(count - sent < (long)batch ? count - sent : (long)batch);
+        if (n)
+            rc = make_batch(v[cur ^ 1], n, sent, prefix, epoch);
+        if (store_apply_wait(s, &got) || rc)
+            return rc ? rc : -EIO;
+        *changed += got;
+        cur ^= 1;
     }
     return rc;
 }

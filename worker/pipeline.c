@@ -37,20 +37,15 @@ struct batch {
     size_t n_held;
     int64_t t0;
     int send_rc; /* store_apply_send()'s answer */
-    int waited;  /* its commit's answer is in wait_rc and changed */
-    int wait_rc;
-    size_t changed;
 };
 
-/* Two batches: while Postgres commits one, the next is fetched, then
- * queued behind it. */
+/* Two batches: while Postgres commits one, the next is fetched. */
 struct pipeline {
     struct consumer *consumer;
     struct store *store;
     struct pipeline_metrics m;
     struct batch b[2];
     struct batch *inflight; /* sent to Postgres, not yet waited */
-    struct batch *queued;   /* sent behind it */
     int cur;                /* b[cur] is the one to fill next */
     int ack_wait_ms;
     int batch;
@@ -273,17 +268,6 @@ static void settle(struct pipeline *p, struct batch *b, int committed)
     natsMsgList_Destroy(&b->list);
 }
 
-/* Waits for the commit of b, sent behind the one that failed, and keeps
- * its answer for its turn. */
-static void collect(struct pipeline *p, struct batch *b)
-{
-    b->waited = 1;
-    b->changed = 0;
-    b->wait_rc = b->send_rc;
-    if (b->wait_rc == 0 && b->n_held)
-        b->wait_rc = store_apply_wait(p->store, &b->changed);
-}
-
 /* Waits for the commit of the batch in flight, retrying a failed one;
  * *out gets that batch (NULL: none), for settle(). 0 once committed, or
  * -ECANCELED once *stop is set while Postgres is down. */
@@ -299,16 +283,11 @@ static int await_commit(struct pipeline *p, struct batch **out,
         return 0;
     p->inflight = NULL;
     rc = b->send_rc;
-    if (b->waited) {
-        rc = b->wait_rc;
-        changed = b->changed;
-    } else if (rc == 0 && b->n_held) {
+    if (rc == 0 && b->n_held) {
         pg_waiting(p, 1);
         rc = store_apply_wait(p->store, &changed);
         pg_waiting(p, 0);
     }
-    if (rc && p->queued) /* its answer first: the retry needs the store */
-        collect(p, p->queued);
     if (rc)
         rc = retry_apply(p, b, rc, &changed, stop);
     if (rc == 0) {
@@ -337,21 +316,6 @@ static int finish(struct pipeline *p, volatile sig_atomic_t *stop)
 static void launch(struct pipeline *p, struct batch *b)
 {
     p->inflight = b;
-    b->waited = 0;
-    b->send_rc =
-        b->n_held ? store_apply_send(p->store, b->votes, b->n_held) : 0;
-}
-
-/* Sends b behind the batch in flight, so that Postgres starts it as soon
- * as that one commits instead of waiting for the worker's turn. Not when
- * the stream's epoch is still to be recorded (a statement of its own,
- * with nothing in flight). */
-static void queue(struct pipeline *p, struct batch *b)
-{
-    if (!p->inflight || consumer_epoch(p->consumer) != p->noted_epoch)
-        return;
-    p->queued = b;
-    b->waited = 0;
     b->send_rc =
         b->n_held ? store_apply_send(p->store, b->votes, b->n_held) : 0;
 }
@@ -453,11 +417,8 @@ int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop)
     pace(p, stop);
     rc = fill(p, next, 0); /* while Postgres commits the batch in flight */
     p->last_full = rc == 0 && next->list.Count == p->batch;
-    if (rc == 0)
-        queue(p, next);
     done = await_commit(p, &prev, stop);
     if (rc || done) {
-        p->queued = NULL;
         if (prev)
             settle(p, prev, done == 0);
         if (rc) {
@@ -468,14 +429,9 @@ int pipeline_step(struct pipeline *p, volatile sig_atomic_t *stop)
         settle(p, next, 0); /* stopped while Postgres was down */
         return done;
     }
+    note_stream(p);
     p->cur ^= 1;
-    if (p->queued) {
-        p->inflight = p->queued;
-        p->queued = NULL;
-    } else {
-        note_stream(p);
-        launch(p, next);
-    }
+    launch(p, next);
     /* Acked once the next batch is on its way: Postgres does not sit idle
      * while 500 acks are written (~1 ms a batch). */
     if (prev)

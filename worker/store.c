@@ -29,7 +29,6 @@ struct store {
     char *ids, *opts, *seqs, *epochs, *casts; /* array literals, reused */
     size_t ids_cap, opts_cap, nums_cap;
     int prepared; /* APPLY_SQL prepared on this connection */
-    int inflight; /* batches sent, not yet waited (pipeline mode when > 0) */
 };
 
 /* One statement is one (implicit) transaction: the upsert, the tallies and
@@ -225,10 +224,7 @@ int store_connected(const struct store *s)
 int store_reconnect(struct store *s)
 {
     s->prepared = 0;
-    s->inflight = 0; /* their results went with the connection */
     PQreset(s->conn);
-    if (PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
-        PQexitPipelineMode(s->conn);
     if (PQstatus(s->conn) != CONNECTION_OK) {
         log_pg_error("pg_connect_failed", s->conn, NULL);
         return -ECONNREFUSED;
@@ -409,9 +405,7 @@ static int on_apply_error(struct store *s, const PGresult *r)
     log_pg_error("pg_apply_failed", s->conn, r);
     if (!store_connected(s))
         return -EIO;
-    /* Not with another batch in flight: the retry, alone, comes back here. */
-    if (state && (!strcmp(state, "42P01") || !strcmp(state, "42703")) &&
-        s->inflight == 0)
+    if (state && (!strcmp(state, "42P01") || !strcmp(state, "42703")))
         store_migrate(s);
     return -EAGAIN;
 }
@@ -434,18 +428,6 @@ static int prepare_apply(struct store *s)
     return rc;
 }
 
-/* After a failed send: the connection is reset (its pipeline and what
- * was in it are lost: -EIO for every batch in flight) unless it is a
- * good, idle one. */
-static int send_failed(struct store *s)
-{
-    if (store_connected(s) && s->inflight == 0) {
-        PQexitPipelineMode(s->conn);
-        return -EAGAIN;
-    }
-    return -EIO;
-}
-
 int store_apply_send(struct store *s, const struct vote *v, size_t n)
 {
     const char *params[5];
@@ -458,38 +440,14 @@ int store_apply_send(struct store *s, const struct vote *v, size_t n)
     params[2] = s->seqs;
     params[3] = s->casts;
     params[4] = s->epochs;
-    if (s->inflight >= STORE_MAX_INFLIGHT)
-        return -EBUSY;
-    rc = s->inflight ? 0 : prepare_apply(s); /* PQprepare: not in a pipeline */
+    rc = prepare_apply(s);
     if (rc)
         return rc;
-    /* One statement, then a sync: each batch is its own transaction, and a
-     * failed one does not abort the one queued behind it. libpq copies the
-     * parameters: the buffers are free again at return. */
-    if ((s->inflight == 0 && !PQenterPipelineMode(s->conn)) ||
-        !PQsendQueryPrepared(s->conn, "apply", 5, params, NULL, NULL, 0) ||
-        !PQpipelineSync(s->conn)) {
+    /* libpq copies the parameters: the buffers are free again at return. */
+    if (!PQsendQueryPrepared(s->conn, "apply", 5, params, NULL, NULL, 0)) {
         log_pg_error("pg_apply_failed", s->conn, NULL);
-        return send_failed(s);
+        return store_connected(s) ? -EAGAIN : -EIO;
     }
-    s->inflight++;
-    return 0;
-}
-
-/* Reads the sync that follows each batch; the last one leaves pipeline
- * mode. 0, or -EIO when the connection went. */
-static int end_of_batch(struct store *s)
-{
-    PGresult *r = store_connected(s) ? PQgetResult(s->conn) : NULL;
-    int ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-
-    PQclear(r);
-    if (!ok) {
-        s->inflight = 0;
-        return -EIO;
-    }
-    if (--s->inflight == 0)
-        PQexitPipelineMode(s->conn);
     return 0;
 }
 
@@ -499,8 +457,6 @@ int store_apply_wait(struct store *s, size_t *changed)
     int rc = 0, got = 0;
 
     *changed = 0;
-    if (s->inflight == 0)
-        return -EIO; /* lost with the connection (store_reconnect) */
     while ((r = PQgetResult(s->conn)) != NULL) { /* until the query ends */
         if (!err && PQresultStatus(r) != PGRES_TUPLES_OK) {
             err = r;
@@ -511,11 +467,6 @@ int store_apply_wait(struct store *s, size_t *changed)
             got = 1;
         }
         PQclear(r);
-    }
-    if (end_of_batch(s)) {
-        PQclear(err);
-        log_pg_error("pg_apply_failed", s->conn, NULL);
-        return -EIO;
     }
     if (err) {
         rc = on_apply_error(s, err);

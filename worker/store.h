@@ -46,14 +46,7 @@ int store_apply(struct store *s, const struct vote *v, size_t n,
 
 /* store_apply() in two halves, so the caller can fetch the next batch
  * while Postgres works: send (1 <= n <= max_batch), then wait for the
- * commit. Up to STORE_MAX_INFLIGHT batches may be sent before the first
- * is waited for (libpq pipeline mode: Postgres starts the next one as soon
- * as one commits); waits answer them in the order sent, each its own
- * transaction, a failed one not aborting the next. Nothing else may use
- * the store until every one sent was waited for. Same returns; a send
- * beyond the limit is -EBUSY, and after a broken connection every batch
- * in flight is -EIO (store_reconnect, then send again). */
-#define STORE_MAX_INFLIGHT 2
+ * commit. Nothing else may use the store in between. Same returns. */
 int store_apply_send(struct store *s, const struct vote *v, size_t n);
 int store_apply_wait(struct store *s, size_t *changed);
 

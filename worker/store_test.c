@@ -1,8 +1,7 @@
 /* store_test.c - the upsert against a real Postgres: newest sequence wins
  * in a batch and across batches, replays change nothing, a newer stream
  * epoch wins over a higher sequence, two writers at once keep votes and
- * tallies exact, two batches in flight on one connection answer in order
- * and a failed one spares the next, migrations are idempotent. */
+ * tallies exact, migrations are idempotent. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -346,58 +345,6 @@ static void test_store_migrate_adopts_classic_table(void **state)
     }
 }
 
-/* Two batches in flight on one connection (pipeline mode): answered in
- * order, each its own transaction; a third is refused until one is
- * waited for; afterwards the connection takes plain statements again. */
-static void test_store_two_in_flight(void **state)
-{
-    struct store *s = open_store(pg.url);
-    struct vote a = mk("x", "a", 1), b = mk("x", "b", 2), c = mk("y", "a", 3);
-    size_t changed;
-
-    assert_int_equal(store_apply_send(s, &a, 1), 0);
-    assert_int_equal(store_apply_send(s, &b, 1), 0);
-    assert_int_equal(store_apply_send(s, &c, 1), -EBUSY);
-    assert_int_equal(store_apply_wait(s, &changed), 0);
-    assert_int_equal(changed, 1);
-    assert_int_equal(store_apply_send(s, &c, 1), 0);
-    assert_int_equal(store_apply_wait(s, &changed), 0);
-    assert_int_equal(changed, 1);
-    assert_int_equal(store_apply_wait(s, &changed), 0);
-    assert_int_equal(changed, 1);
-    assert_int_equal(store_ping(s), 0);
-    assert_int_equal(tally("a"), 1);
-    assert_int_equal(tally("b"), 1);
-    store_close(s);
-}
-
-/* The first of two batches in flight fails (a constraint refuses one of
- * its voters): it is -EAGAIN and changes nothing, the one behind it
- * commits, and the store goes on. */
-static void test_store_failed_batch_does_not_abort_the_next(void **state)
-{
-    struct store *s = open_store(pg.url);
-    struct vote bad[2] = {mk("ok1", "a", 1), mk("bad", "a", 2)};
-    struct vote good = mk("ok2", "b", 3);
-    size_t changed;
-
-    exec_sql(pg.url, "ALTER TABLE votes ADD CONSTRAINT t_no_bad"
-                     " CHECK (id <> 'bad')");
-    assert_int_equal(store_apply_send(s, bad, 2), 0);
-    assert_int_equal(store_apply_send(s, &good, 1), 0);
-    assert_int_equal(store_apply_wait(s, &changed), -EAGAIN);
-    assert_int_equal(store_apply_wait(s, &changed), 0);
-    assert_int_equal(changed, 1);
-    assert_int_equal(store_ping(s), 0);
-    exec_sql(pg.url, "ALTER TABLE votes DROP CONSTRAINT t_no_bad");
-    assert_int_equal(tk_pg_long(pg.url, "SELECT count(*) FROM votes"), 1);
-    assert_int_equal(tally("a"), 0);
-    assert_int_equal(tally("b"), 1);
-    assert_int_equal(store_apply(s, bad, 2, &changed), 0);
-    assert_int_equal(changed, 2);
-    store_close(s);
-}
-
 static void test_store_reconnects(void **state)
 {
     struct store *s = open_store(pg.url);
@@ -493,9 +440,6 @@ int main(void)
         cmocka_unit_test_setup(test_store_epoch_then_seq, truncate_all),
         cmocka_unit_test_setup(test_store_two_writers_exact, truncate_all),
         cmocka_unit_test(test_store_migrate_adopts_classic_table),
-        cmocka_unit_test_setup(test_store_two_in_flight, truncate_all),
-        cmocka_unit_test_setup(test_store_failed_batch_does_not_abort_the_next,
-                               truncate_all),
         cmocka_unit_test_setup(test_store_reconnects, truncate_all),
         cmocka_unit_test(test_store_roles),
     };
