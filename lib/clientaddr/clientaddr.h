@@ -1,7 +1,7 @@
 /* clientaddr.h - which address a request comes from: the peer's, or, when
  * the peer is a trusted proxy, the address that proxy says it forwarded
- * for (X-Forwarded-For). vote counts votes per minute on it, result
- * WebSocket viewers (see docs/decisions.md, "The client's address").
+ * for (X-Forwarded-For). vote counts votes per minute on it, result its
+ * WebSocket viewers (docs/decisions.md, "The client's address").
  *
  * No state, no allocation: the caller owns every struct. Thread-safe. */
 #ifndef LIB_CLIENTADDR_H
