@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@
 struct api {
     struct loop *loop;
     atomic_long sock_off; /* where civetweb keeps the socket; -1 unknown */
+    int n_trusted;        /* RESULT_TRUSTED_PROXIES */
+    struct clientaddr_net trusted[CLIENTADDR_MAX_TRUSTED];
 };
 
 static int is_get(struct mg_connection *c)
@@ -151,13 +154,42 @@ static int take_socket(int fd)
     return mine;
 }
 
-static void refuse(struct mg_connection *c, int rc)
+/* The last X-Forwarded-For header (the one the nearest proxy wrote), or
+ * NULL. */
+static const char *forwarded_for(const struct mg_request_info *ri)
+{
+    const char *v = NULL;
+    int i;
+
+    for (i = 0; i < ri->num_headers; i++)
+        if (strcasecmp(ri->http_headers[i].name, "X-Forwarded-For") == 0)
+            v = ri->http_headers[i].value;
+    return v;
+}
+
+/* The client's address as text into out[CLIENTADDR_TEXT_MAX]: what the
+ * per-address cap counts. The peer's as civetweb gives it when that does
+ * not parse (a Unix socket). */
+static const char *client_of(const struct api *a,
+                             const struct mg_request_info *ri, char *out)
+{
+    struct clientaddr who;
+
+    if (clientaddr_get(ri->remote_addr, forwarded_for(ri), a->trusted,
+                       a->n_trusted, &who))
+        return ri->remote_addr;
+    return clientaddr_format(&who, out, CLIENTADDR_TEXT_MAX);
+}
+
+static void refuse(struct mg_connection *c, int rc, const char *client)
 {
     const char *why = rc == -EBUSY    ? "too many clients"
                       : rc == -EUSERS ? "too many clients from your address"
                                       : "try again later";
+    char q[80];
 
-    log_warn("ws_refused", "\"error\":%d,\"why\":\"%s\"", rc, why);
+    log_warn("ws_refused", "\"error\":%d,\"why\":\"%s\",\"client\":%s", rc, why,
+             log_quote(q, sizeof(q), client));
     http_send_json(c, 503, json_pack("{s:s}", "error", why),
                    "Retry-After: 1\r\n");
 }
@@ -171,7 +203,8 @@ static int on_ws_connect(const struct mg_connection *cc, void *arg)
 {
     struct mg_connection *c = (struct mg_connection *)cc;
     const char *key = mg_get_header(c, "Sec-WebSocket-Key");
-    char accept[WSPROTO_ACCEPT_LEN + 1];
+    char accept[WSPROTO_ACCEPT_LEN + 1], who[CLIENTADDR_TEXT_MAX];
+    const char *client;
     struct api *a = arg;
     struct loop_viewer *v;
     int fd, rc;
@@ -186,9 +219,10 @@ static int on_ws_connect(const struct mg_connection *cc, void *arg)
         http_send_error(c, 500, "WebSocket unavailable");
         return 1;
     }
-    rc = loop_reserve(a->loop, mg_get_request_info(c)->remote_addr, &v);
+    client = client_of(a, mg_get_request_info(c), who);
+    rc = loop_reserve(a->loop, client, &v);
     if (rc) {
-        refuse(c, rc);
+        refuse(c, rc, client);
         return 1;
     }
     fd = take_socket(fd);
@@ -202,15 +236,21 @@ static int on_ws_connect(const struct mg_connection *cc, void *arg)
     return 1;
 }
 
-int api_start(struct api **out, struct mg_context *ctx, struct loop *l)
+int api_start(struct api **out, struct mg_context *ctx, struct loop *l,
+              const struct clientaddr_net *trusted, int n)
 {
     struct api *a;
 
     *out = NULL;
+    if (n < 0 || n > CLIENTADDR_MAX_TRUSTED)
+        return -EINVAL;
     a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
     a->loop = l;
+    a->n_trusted = n;
+    if (n)
+        memcpy(a->trusted, trusted, (size_t)n * sizeof(*trusted));
     atomic_init(&a->sock_off, -1);
     mg_set_request_handler(ctx, "/api/results$", on_results, a);
     mg_set_request_handler(ctx, WS_PATH "$", on_ws_plain, a);

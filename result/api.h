@@ -4,7 +4,9 @@
  *                         every published change (see loop.h); a plain GET
  *                         there is a 400, and a 503 with Retry-After when
  *                         the viewers are at RESULT_MAX_CLIENTS or the
- *                         peer address at RESULT_MAX_PER_ADDR.
+ *                         client's address at RESULT_MAX_PER_ADDR (the
+ *                         peer's, or behind one of RESULT_TRUSTED_PROXIES
+ *                         the one X-Forwarded-For names: lib/clientaddr).
  *
  * civetweb reads the upgrade request and checks its key and version;
  * api.c then takes the socket away from civetweb and hands it to the
@@ -28,14 +30,19 @@
 
 #include <civetweb.h>
 
+#include "lib/clientaddr/clientaddr.h"
+
 #define API_SNAPSHOT_MAX    4096  /* bytes of one snapshot JSON */
 #define API_DEFAULT_PING_MS 10000 /* see loop.h: pings, and drops at twice */
 
 struct loop;
 struct api;
 
-/* Adds the handlers to a started server. 0 or -errno. */
-int api_start(struct api **out, struct mg_context *ctx, struct loop *l);
+/* Adds the handlers to a started server; viewers are counted per client
+ * address, trusted[n] (copied) being the proxies whose X-Forwarded-For
+ * is believed. 0 or -errno. */
+int api_start(struct api **out, struct mg_context *ctx, struct loop *l,
+              const struct clientaddr_net *trusted, int n);
 
 /* After http_stop(). NULL-safe. */
 void api_free(struct api *a);

@@ -7,7 +7,8 @@
  * once, this process's RSS flat; 16 MB of small messages: kept, RSS
  * flat), stall mid-frame (dropped within the ping
  * timeout, while a client answering pings stays), or find the hub full
- * (refused and disconnected, their thread free for the next one). */
+ * (refused and disconnected, their thread free for the next one); and
+ * viewers per client address, behind a trusted proxy or not. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "lib/clientaddr/clientaddr.h"
 #include "lib/http/http.h"
 #include "result/api.h"
 #include "result/loop.h"
@@ -43,21 +45,33 @@ struct server {
     uint16_t port;
 };
 
-/* threads: civetweb's worker threads; ping_ms: 0 for the default. */
-static void server_start4(struct server *s, unsigned max_clients,
-                          unsigned threads, unsigned ping_ms, unsigned per_addr)
+/* threads: civetweb's worker threads; ping_ms: 0 for the default;
+ * trusted: RESULT_TRUSTED_PROXIES's syntax. */
+static void server_start5(struct server *s, unsigned max_clients,
+                          unsigned threads, unsigned ping_ms, unsigned per_addr,
+                          const char *trusted)
 {
     struct loop_opts lo = {.max_clients = max_clients,
                            .ping_ms = ping_ms,
                            .max_per_addr = per_addr};
+    struct clientaddr_net nets[CLIENTADDR_MAX_TRUSTED];
+    int n, bad;
 
     memset(s, 0, sizeof(*s));
+    n = clientaddr_parse_nets(trusted, nets, CLIENTADDR_MAX_TRUSTED, &bad);
+    assert_true(n >= 0);
     assert_int_equal(loop_start(&s->loop, &lo), 0);
     s->http.listen = "127.0.0.1:0";
     s->http.threads = threads;
     assert_int_equal(http_start(&s->ctx, &s->http), 0);
-    assert_int_equal(api_start(&s->api, s->ctx, s->loop), 0);
+    assert_int_equal(api_start(&s->api, s->ctx, s->loop, nets, n), 0);
     s->port = http_port(s->ctx);
+}
+
+static void server_start4(struct server *s, unsigned max_clients,
+                          unsigned threads, unsigned ping_ms, unsigned per_addr)
+{
+    server_start5(s, max_clients, threads, ping_ms, per_addr, "");
 }
 
 static void server_start3(struct server *s, unsigned max_clients,
@@ -556,6 +570,77 @@ static void test_api_ws_per_address_cap(void **state)
     server_stop(&s);
 }
 
+/* An upgrade from local address src with X-Forwarded-For xff (or none):
+ * its status (101, 503); the viewer's fd into fds[*n] when admitted. */
+static int viewer_from(struct server *s, const char *src, const char *xff,
+                       int *fds, int *n)
+{
+    int status, fd = wstest_upgrade_from(s->port, WS, src, xff, &status);
+
+    assert_true(fd >= 0);
+    if (status == 101)
+        fds[(*n)++] = fd;
+    else
+        close(fd);
+    return status;
+}
+
+static void wait_count(struct server *s, unsigned want)
+{
+    int64_t t0 = mono_ms();
+
+    while (loop_count(s->loop) != want && mono_ms() - t0 < 5000)
+        mono_sleep_ms(10);
+    assert_int_equal(loop_count(s->loop), want);
+}
+
+/* RESULT_MAX_PER_ADDR 2 counted on the client's address, with
+ * RESULT_TRUSTED_PROXIES=127.0.0.3 (a proxy), clients on distinct
+ * loopback addresses: 127.0.0.2 is capped at 2 while 127.0.0.4 still
+ * gets in; its own X-Forwarded-For changes nothing (not a proxy); through
+ * the proxy each forwarded address counts on its own (the proxy's third
+ * viewer gets in), and a forwarded 127.0.0.2 meets 127.0.0.2's cap; once
+ * 127.0.0.2's viewers leave, it gets in again. */
+static void test_api_ws_per_client_address(void **state)
+{
+    struct server s;
+    int a[4], others[8], na = 0, no = 0, i;
+
+    server_start5(&s, 32, 8, 0, 2, "127.0.0.3");
+    publish(&s, 1, 4);
+    assert_int_equal(viewer_from(&s, "127.0.0.2", NULL, a, &na), 101);
+    assert_int_equal(viewer_from(&s, "127.0.0.2", NULL, a, &na), 101);
+    assert_int_equal(viewer_from(&s, "127.0.0.2", NULL, a, &na), 503);
+    assert_int_equal(viewer_from(&s, "127.0.0.2", "198.51.100.9", a, &na), 503);
+    assert_int_equal(viewer_from(&s, "127.0.0.4", NULL, others, &no), 101);
+    assert_int_equal(viewer_from(&s, "127.0.0.3", "198.51.100.7", others, &no),
+                     101);
+    assert_int_equal(
+        viewer_from(&s, "127.0.0.3", "6.6.6.6, 198.51.100.7", others, &no),
+        101);
+    assert_int_equal(viewer_from(&s, "127.0.0.3", "198.51.100.7", others, &no),
+                     503);
+    assert_int_equal(viewer_from(&s, "127.0.0.3", "198.51.100.8", others, &no),
+                     101);
+    assert_int_equal(viewer_from(&s, "127.0.0.3", "127.0.0.2", others, &no),
+                     503);
+    assert_int_equal(na, 2);
+    assert_int_equal(no, 4);
+    wait_count(&s, 6);
+    for (i = 0; i < na; i++)
+        close(a[i]);
+    wait_count(&s, 4);
+    na = 0;
+    assert_int_equal(viewer_from(&s, "127.0.0.2", NULL, a, &na), 101);
+    assert_int_equal(viewer_from(&s, "127.0.0.3", "127.0.0.2", a, &na), 101);
+    assert_int_equal(viewer_from(&s, "127.0.0.2", NULL, a, &na), 503);
+    for (i = 0; i < na; i++)
+        close(a[i]);
+    for (i = 0; i < no; i++)
+        close(others[i]);
+    server_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_api_ws_stalled_mid_frame_dropped),
         cmocka_unit_test(test_api_ws_full_hub_drops_extra),
         cmocka_unit_test(test_api_ws_per_address_cap),
+        cmocka_unit_test(test_api_ws_per_client_address),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     mallopt(M_ARENA_MAX, 2); /* before any thread: RSS, not speed */
     if (settings_load(&cfg))
         return CONFIG_EXIT;
-    cfg.max_clients = capacity_fit(&COSTS, cfg.max_clients);
+    settings_size(&cfg, capacity_fit(&COSTS, cfg.max_clients));
     shutdown_install(&g_stop);
     app.labels[0] = cfg.label_a;
     app.labels[1] = cfg.label_b;
@@ -118,13 +118,14 @@ int main(int argc, char **argv)
     hopts.ready_arg = app.tally;
     if (start_http(&ctx, &hopts, &cfg, listen, sizeof(listen)))
         goto out_tally;
-    if (api_start(&app.api, ctx, app.loop)) {
+    if (api_start(&app.api, ctx, app.loop, cfg.trusted, cfg.n_trusted)) {
         http_stop(ctx);
         goto out_tally;
     }
     log_info("listening",
-             "\"port\":%u,\"max_clients\":%ld,\"max_per_addr\":%ld", cfg.port,
-             cfg.max_clients, cfg.max_per_addr);
+             "\"port\":%u,\"max_clients\":%ld,\"max_per_addr\":%ld,"
+             "\"trusted_proxies\":%d",
+             cfg.port, cfg.max_clients, cfg.max_per_addr, cfg.n_trusted);
     while (!g_stop)
         shutdown_sleep_ms(&g_stop, 1000);
     api_close(app.api, app.loop, ctx, WSPROTO_CLOSE_GOING, LOOP_CLOSE_WAIT_MS);

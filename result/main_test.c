@@ -97,14 +97,11 @@ static int group_setup(void **state)
     const char *srcdir = getenv("TEST_SRCDIR");
     const char *ws = getenv("TEST_WORKSPACE");
     static char e_port[32], e_pg[32], e_asan[256];
-    static char *env[] = {e_port,
-                          e_pg,
-                          "RESULT_MAX_CLIENTS=250",
-                          "RESULT_WS_PING_MS=1000",
-                          "OPTION_A=Cats",
-                          "OPTION_B=Dogs",
-                          NULL,
-                          NULL};
+    static char *env[] = {e_port, e_pg, "RESULT_MAX_CLIENTS=250",
+                          /* every client below is 127.0.0.1: no cap (it
+                           * would be 62); api_test crosses it */
+                          "RESULT_MAX_PER_ADDR=0", "RESULT_WS_PING_MS=1000",
+                          "OPTION_A=Cats", "OPTION_B=Dogs", NULL, NULL};
 
     snprintf(bin, sizeof(bin), "%s/%s/result/result", srcdir ? srcdir : ".",
              ws ? ws : "votingapp");
@@ -113,7 +110,7 @@ static int group_setup(void **state)
     if (getenv("ASAN_OPTIONS")) { /* leaks in the server fail the test */
         snprintf(e_asan, sizeof(e_asan), "ASAN_OPTIONS=%s",
                  getenv("ASAN_OPTIONS"));
-        env[6] = e_asan;
+        env[7] = e_asan;
     }
     port = fixture_free_port();
     snprintf(e_port, sizeof(e_port), "PORT=%u", port);
@@ -135,8 +132,10 @@ static int group_teardown(void **state)
 static void test_main_bad_config_exits_2(void **state)
 {
     char *env[] = {"RESULT_MAX_CLIENTS=lots", NULL};
+    char *proxies[] = {"RESULT_TRUSTED_PROXIES=result-ui", NULL};
 
     assert_int_equal(wait_exit(spawn(env, NULL), 5000), 2);
+    assert_int_equal(wait_exit(spawn(proxies, NULL), 5000), 2);
 }
 
 static void test_main_healthcheck(void **state)
@@ -324,7 +323,7 @@ static void test_main_max_clients_clamped(void **state)
 }
 
 /* RESULT_MAX_CLIENTS unset: as many as the descriptors allow, said at
- * start, with no warning. */
+ * start, with no warning; RESULT_MAX_PER_ADDR unset: a quarter of that. */
 static void test_main_max_clients_default_fits_nofile(void **state)
 {
     char out[8192];
@@ -334,7 +333,8 @@ static void test_main_max_clients_default_fits_nofile(void **state)
     assert_non_null(strstr(out, "\"event\":\"sized\",\"max_clients\":864,"
                                 "\"auto\":true,"));
     assert_non_null(strstr(out, "\"event\":\"listening\",\"port\":"));
-    assert_non_null(strstr(out, "\"max_clients\":864,\"max_per_addr\":0"));
+    assert_non_null(strstr(out, "\"max_clients\":864,\"max_per_addr\":216,"
+                                "\"trusted_proxies\":0"));
 }
 
 static void test_main_sigterm_closes_clients(void **state)

@@ -341,7 +341,7 @@ static void test_rfc6455_table(void **state)
 
     assert_int_equal(loop_start(&l, &lo), 0);
     assert_int_equal(http_start(&ctx, &ho), 0);
-    assert_int_equal(api_start(&a, ctx, l), 0);
+    assert_int_equal(api_start(&a, ctx, l, NULL, 0), 0);
     assert_int_equal(loop_publish(l, "{\"total\":1}", 11, 1), 0);
     for (i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++)
         run_case(http_port(ctx), &CASES[i]);

@@ -21,10 +21,21 @@ int settings_load(struct settings *s)
         config_str("OPTION_B", "Dogs", s->label_b, sizeof(s->label_b)) ||
         config_long("RESULT_MAX_CLIENTS", CAPACITY_AUTO, 1, CAPACITY_AUTO,
                     &s->max_clients) ||
-        config_long("RESULT_MAX_PER_ADDR", 0, 0, CAPACITY_AUTO,
-                    &s->max_per_addr) ||
+        config_long("RESULT_MAX_PER_ADDR", SETTINGS_PER_ADDR_AUTO, 0,
+                    CAPACITY_AUTO, &s->max_per_addr) ||
         config_long("RESULT_WS_PING_MS", API_DEFAULT_PING_MS, 100, 3600000,
-                    &s->ws_ping_ms))
+                    &s->ws_ping_ms) ||
+        clientaddr_load("RESULT_TRUSTED_PROXIES", s->trusted, &s->n_trusted))
         return -EINVAL;
     return 0;
+}
+
+void settings_size(struct settings *s, long max_clients)
+{
+    s->max_clients = max_clients;
+    if (s->max_per_addr != SETTINGS_PER_ADDR_AUTO)
+        return;
+    s->max_per_addr = max_clients / SETTINGS_PER_ADDR_SHARE;
+    if (s->max_per_addr < 1)
+        s->max_per_addr = 1;
 }

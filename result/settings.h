@@ -8,11 +8,16 @@
 
 #include <stdint.h>
 
+#include "lib/clientaddr/clientaddr.h"
 #include "lib/pgconn/pgconn.h"
 #include "proto/contract.h"
 #include "result/capacity.h"
 
 #define SETTINGS_DEFAULT_PORT 5000
+/* RESULT_MAX_PER_ADDR unset: max_clients / SETTINGS_PER_ADDR_SHARE (at
+ * least 1) once max_clients is sized; see docs/decisions.md. */
+#define SETTINGS_PER_ADDR_AUTO  (-1L)
+#define SETTINGS_PER_ADDR_SHARE 4
 
 struct settings {
     char log_level[16];               /* LOG_LEVEL, info */
@@ -24,12 +29,21 @@ struct settings {
     /* RESULT_MAX_CLIENTS, 1..1000000; unset: what the descriptor limit
      * (and a cgroup memory limit) allows, CAPACITY_AUTO until sized */
     long max_clients;
-    long max_per_addr; /* RESULT_MAX_PER_ADDR, 0..1000000 (0: no cap) */
-    long ws_ping_ms;   /* RESULT_WS_PING_MS, 100..3600000 */
+    /* RESULT_MAX_PER_ADDR, 0..1000000 (0: no cap); unset: a quarter of
+     * max_clients, SETTINGS_PER_ADDR_AUTO until sized */
+    long max_per_addr;
+    long ws_ping_ms; /* RESULT_WS_PING_MS, 100..3600000 */
+    /* RESULT_TRUSTED_PROXIES (lib/clientaddr), none */
+    int n_trusted;
+    struct clientaddr_net trusted[CLIENTADDR_MAX_TRUSTED];
 };
 
 /* Reads the variables above (and LOG_LEVEL first, so that later errors
  * are logged at that level). 0 or -EINVAL. */
 int settings_load(struct settings *s);
+
+/* Sets max_clients once sized (capacity_fit()), and max_per_addr from it
+ * when RESULT_MAX_PER_ADDR was unset. */
+void settings_size(struct settings *s, long max_clients);
 
 #endif

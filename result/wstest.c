@@ -217,25 +217,40 @@ long wstest_rss_kb(int pid)
     return kb;
 }
 
-int wstest_raw_upgrade(uint16_t port, const char *path, int *status)
+/* Binds fd to the local address src (127.0.0.2: any of 127/8 is this
+ * host's). 0 or -errno. */
+static int bind_from(int fd, const char *src)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+
+    if (inet_pton(AF_INET, src, &a.sin_addr) != 1)
+        return -EINVAL;
+    return bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+}
+
+int wstest_upgrade_from(uint16_t port, const char *path, const char *src,
+                        const char *xff, int *status)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    char buf[1024];
+    char buf[1024], fwd[256] = "";
     size_t got = 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ssize_t n;
 
     *status = 0;
     if (fd < 0)
         return -errno;
+    if (xff)
+        snprintf(fwd, sizeof(fwd), "X-Forwarded-For: %s\r\n", xff);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     n = snprintf(buf, sizeof(buf),
-                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Version: 13\r\n"
                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-                 path);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+                 path, fwd);
+    if ((src && bind_from(fd, src)) ||
+        connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
         write(fd, buf, (size_t)n) != n) {
         close(fd);
         return -ECONNREFUSED;
@@ -254,6 +269,11 @@ int wstest_raw_upgrade(uint16_t port, const char *path, int *status)
         }
     }
     return fd;
+}
+
+int wstest_raw_upgrade(uint16_t port, const char *path, int *status)
+{
+    return wstest_upgrade_from(port, path, NULL, NULL, status);
 }
 
 size_t wstest_client_header(uint8_t *h, int b0, uint64_t len)

@@ -44,6 +44,12 @@ int wstest_raw_open(uint16_t port, const char *path, int rcvbuf);
  * status in *status (101 only with the right Sec-WebSocket-Accept). */
 int wstest_raw_upgrade(uint16_t port, const char *path, int *status);
 
+/* The same from local address src (NULL: any; "127.0.0.2": another
+ * client of this host), with an X-Forwarded-For header when xff is not
+ * NULL. The fd is the viewer: close it to leave. */
+int wstest_upgrade_from(uint16_t port, const char *path, const char *src,
+                        const char *xff, int *status);
+
 /* A masked client frame header (first byte b0, mask key 0) into
  * h[WSPROTO_HDR_MAX]; its length. */
 size_t wstest_client_header(uint8_t *h, int b0, uint64_t len);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "lib/clientaddr/clientaddr.h"
 #include "lib/http/http.h"
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
@@ -247,18 +248,18 @@ static const char *forwarded_for(struct mg_connection *c)
 static int over_limit(struct api *a, struct mg_connection *c)
 {
     const struct settings *cfg = a->cfg;
-    struct ratelimit_addr who;
+    struct clientaddr who;
     char hdr[40], msg[192], shown[64], q[80];
     unsigned wait;
 
-    if (ratelimit_client(mg_get_request_info(c)->remote_addr, forwarded_for(c),
-                         cfg->trusted, cfg->n_trusted, &who))
+    if (clientaddr_get(mg_get_request_info(c)->remote_addr, forwarded_for(c),
+                       cfg->trusted, cfg->n_trusted, &who))
         return 0; /* no peer address (not over TCP/IP): nothing to count */
     wait = ratelimit_take(a->limit, &who, mono_ms());
     if (!wait)
         return 0;
     metrics_add(a->rate_limited, 1);
-    ratelimit_format(&who, shown, sizeof(shown));
+    clientaddr_format(&who, shown, sizeof(shown));
     if (log_due(&a->last_limit_log))
         log_warn("rate_limited", "\"client\":%s,\"retry_after_s\":%u",
                  log_quote(q, sizeof(q), shown), wait);

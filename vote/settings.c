@@ -39,28 +39,14 @@ static int load_redis(struct config_url *u)
 /* VOTE_RATE_PER_MIN, VOTE_RATE_BURST, VOTE_TRUSTED_PROXIES. */
 static int load_rate(struct settings *s)
 {
-    const char *list = getenv("VOTE_TRUSTED_PROXIES");
     long per_min, burst;
-    char why[128];
-    int bad;
 
     if (config_long("VOTE_RATE_PER_MIN", 0, 0, 1000000, &per_min) ||
         config_long("VOTE_RATE_BURST", 20, 1, 1000000, &burst))
         return -EINVAL;
     s->rate_per_min = (unsigned)per_min;
     s->rate_burst = (unsigned)burst;
-    s->n_trusted =
-        ratelimit_parse_nets(list, s->trusted, RATELIMIT_MAX_TRUSTED, &bad);
-    if (s->n_trusted >= 0)
-        return 0;
-    if (bad)
-        snprintf(why, sizeof(why),
-                 "entry %d is not an IP address or a CIDR block like "
-                 "10.0.0.0/8 (a list is comma-separated)",
-                 bad);
-    else
-        snprintf(why, sizeof(why), "at most %d entries", RATELIMIT_MAX_TRUSTED);
-    return config_invalid("VOTE_TRUSTED_PROXIES", list, why);
+    return clientaddr_load("VOTE_TRUSTED_PROXIES", s->trusted, &s->n_trusted);
 }
 
 int settings_load(struct settings *s)

@@ -6,11 +6,11 @@
 
 #include <stdint.h>
 
+#include "lib/clientaddr/clientaddr.h"
 #include "lib/config/config.h"
 #include "lib/jstream/jstream.h"
 #include "lib/natsconn/natsconn.h"
 #include "proto/contract.h"
-#include "vote/ratelimit.h"
 
 struct settings {
     uint16_t port;                    /* PORT, 5000 */
@@ -26,7 +26,7 @@ struct settings {
     unsigned rate_per_min;            /* VOTE_RATE_PER_MIN, 0: no limit */
     unsigned rate_burst;              /* VOTE_RATE_BURST, 20 */
     int n_trusted;                    /* VOTE_TRUSTED_PROXIES, none */
-    struct ratelimit_net trusted[RATELIMIT_MAX_TRUSTED];
+    struct clientaddr_net trusted[CLIENTADDR_MAX_TRUSTED];
 };
 
 /* 0, or -EINVAL after logging the first bad variable. */

@@ -76,8 +76,9 @@ function replaceOnce(text, from, to, what) {
 }
 
 // A copy of ui/<ui>/nginx.conf that runs here: the upstream name mapped to
-// the local service, `listen 8080` to a loopback port, the html root to the
-// repo's folder, and pid, logs and temp files in the temp folder.
+// the local service, `listen 8080` to a loopback port (and traefik's 8081
+// to a socket in tmp), the html root to the repo's folder, and pid, logs
+// and temp files in the temp folder.
 export function localNginxConf(ui, upstream, upstreamUrl, port, tmp) {
   let s = fs.readFileSync(path.join(repoRoot, 'ui', ui, 'nginx.conf'), 'utf8');
   s = s.replace(/^\s*user\s+[^;]*;/m, '');
@@ -87,6 +88,9 @@ export function localNginxConf(ui, upstream, upstreamUrl, port, tmp) {
   s = s.replace(/access_log\s+\/dev\/stdout/g, `access_log ${tmp}/access.log`);
   s = replaceOnce(s, /listen\s+8080\s*;/g, `listen 127.0.0.1:${port};`,
     'listen 8080');
+  // traefik's listener (8081), unused here: a socket in tmp, no port taken
+  s = replaceOnce(s, /listen\s+8081\s*;/g, `listen unix:${tmp}/traefik.sock;`,
+    'listen 8081');
   s = replaceOnce(s, `${upstream}:5000`, hostPort(upstreamUrl),
     `${upstream}:5000`);
   s = replaceOnce(s, '/usr/share/nginx/html', path.join(repoRoot, 'ui', ui),

@@ -252,9 +252,9 @@ def test_ui_traefik_labels(cfg, svc, router, host, port):
         == f"Host(`{host}`)" \
         and lab.get(f"traefik.http.routers.{router}.entrypoints") == "web" \
         and lab.get(f"traefik.http.services.{router}.loadbalancer."
-                    "server.port") == "8080", \
+                    "server.port") == "8081", \
         f"{name}: {svc} traefik labels (Host {host}, entrypoint web, " \
-        "port 8080)"
+        "port 8081: nginx's listener that trusts traefik's X-Forwarded-For)"
 
 
 @pytest.mark.parametrize("svc,router,host,port", UIS)

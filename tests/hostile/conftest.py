@@ -124,10 +124,11 @@ def free_port():
                 continue
 
 
-def local_nginx_conf(ui, upstream, upstream_port, port, tmp):
+def local_nginx_conf(ui, upstream, upstream_port, port, tmp, trusted_port):
     """ui/<ui>/nginx.conf made to run here, as tests/browser/lib.mjs does:
-    the upstream mapped to loopback, `listen 8080` to a free port, the html
-    root to the repo's folder, pid, logs and temp files in tmp."""
+    the upstream mapped to loopback, `listen 8080` (clients) to a free
+    port and `listen 8081` (traefik's) to another, the html root to the
+    repo's folder, pid, logs and temp files in tmp."""
     s = (ROOT / "ui" / ui / "nginx.conf").read_text()
     s = re.sub(r"^\s*user\s+[^;]*;", "", s, count=1, flags=re.M)
     s = re.sub(r"^\s*pid\s+[^;]*;", "", s, count=1, flags=re.M)
@@ -137,11 +138,15 @@ def local_nginx_conf(ui, upstream, upstream_port, port, tmp):
     s = s.replace("access_log /dev/stdout", f"access_log {tmp}/access.log")
     s = s.replace("_temp_path /tmp/", f"_temp_path {tmp}/")
     for old, new in ((r"listen\s+8080\s*;", f"listen 127.0.0.1:{port};"),
+                     (r"listen\s+8081\s*;",
+                      f"listen 127.0.0.1:{trusted_port};"),
+                     (r"(?m)^(\s*)8081(\s+\$proxy_add_x_forwarded_for;)",
+                      rf"\g<1>{trusted_port}\g<2>"),
                      (re.escape(f"{upstream}:5000"),
                       f"127.0.0.1:{upstream_port}"),
                      (re.escape("/usr/share/nginx/html"),
                       str(ROOT / "ui" / ui))):
-        s, n = re.subn(old, lambda _m, v=new: v, s)
+        s, n = re.subn(old, lambda m, v=new: m.expand(v), s)
         assert n, f"ui/{ui}/nginx.conf: {old} not found"
     return s
 
@@ -149,10 +154,12 @@ def local_nginx_conf(ui, upstream, upstream_port, port, tmp):
 class Nginx:
     def __init__(self, ui, upstream, upstream_port):
         self.tmp = tempfile.mkdtemp(prefix=f"hostile-nginx-{ui}.")
-        self.port = free_port()
+        self.port = free_port()               # what clients reach (8080)
+        self.trusted_port = free_port()       # traefik's route (8081)
         conf = Path(self.tmp) / "nginx.conf"
         conf.write_text(local_nginx_conf(ui, upstream, upstream_port,
-                                         self.port, self.tmp))
+                                         self.port, self.tmp,
+                                         self.trusted_port))
         base = [NGINX, "-p", self.tmp, "-e", f"{self.tmp}/error.log",
                 "-c", str(conf)]
         check = subprocess.run(base + ["-t"], capture_output=True, text=True)

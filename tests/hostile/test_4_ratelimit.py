@@ -9,8 +9,11 @@ this host's), as clients behind one proxy have distinct addresses.
   address votes freely meanwhile; after Retry-After the flooder votes
   again (nothing to reset);
 - a client's own X-Forwarded-For (spoofed, or naming another client)
-  changes nothing: nginx appends the real peer, vote counts the
-  right-most address that is not a trusted proxy;
+  changes nothing: on the port clients reach (8080 in the image) nginx
+  replaces it with the peer's address, even when that peer is a trusted
+  one (127.0.0.1 here; a client on the Docker host, from the bridge's
+  gateway, in compose); on traefik's port (8081) nginx appends the peer,
+  and a forwarded address counts only when that peer is trusted;
 - every 200 is in Postgres, no 429 is; the counter of refused votes.
 
 The votes cast here on purpose become test_9_afterwards' baseline once
@@ -150,6 +153,45 @@ def test_spoofed_forwarded_for_changes_nothing(stack, limited):
                        "127.0.0.4")
     # blaming 127.0.0.4 costs 127.0.0.5 its own votes, not 127.0.0.4's
     a = vote(nginx.port, "127.0.0.5", 0, ((b"X-Forwarded-For", b"127.0.0.4"),))
+    assert a.status == 200, a.raw[:300]
+
+
+
+def test_spoof_from_a_trusted_peer_on_the_direct_port(stack, limited):
+    """127.0.0.1 is a trusted proxy for this vote, as the bridge's gateway
+    is in compose: on the port clients reach, its own X-Forwarded-For is
+    replaced all the same, so every vote counts as 127.0.0.1."""
+    v, nginx = limited
+    codes = []
+    for i in range(BURST + 3):
+        spoof = f"203.0.113.{100 + i}".encode()
+        a = vote(nginx.port, "127.0.0.1", i, ((b"X-Forwarded-For", spoof),))
+        codes.append(a.status)
+        if a.status != 200:
+            assert_limited(a, "127.0.0.1")
+    print(f"{BURST + 3} votes from 127.0.0.1, each naming a new address: "
+          f"{codes}")
+    assert codes == [200] * BURST + [429] * 3
+
+
+def test_traefik_port_counts_the_forwarded_address(stack, limited):
+    """On traefik's port, from a trusted peer (traefik, which writes the
+    client's address), the forwarded address is what counts: its own
+    bucket, limited after the burst, while another one still votes. From a
+    peer that is not trusted, that port counts the peer all the same."""
+    v, nginx = limited
+    fwd = ((b"X-Forwarded-For", b"198.51.100.60"),)
+    codes = [vote(nginx.trusted_port, "127.0.0.1", 200 + i, fwd).status
+             for i in range(BURST + 1)]
+    assert codes == [200] * BURST + [429], codes
+    assert_limited(vote(nginx.trusted_port, "127.0.0.1", 300, fwd),
+                   "198.51.100.60")
+    a = vote(nginx.trusted_port, "127.0.0.1", 301,
+             ((b"X-Forwarded-For", b"198.51.100.61"),))
+    assert a.status == 200, a.raw[:300]
+    # 127.0.0.6 is no proxy: naming the limited 198.51.100.60 on this
+    # port, it is counted as itself (a full bucket)
+    a = vote(nginx.trusted_port, "127.0.0.6", 302, fwd)
     assert a.status == 200, a.raw[:300]
 
 

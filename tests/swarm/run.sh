@@ -200,9 +200,9 @@ for svc, router, host in (("vote-ui", "voteui", "vote.traefik.me"), ("result-ui"
     out(l == {"traefik.enable": "true",
               f"traefik.http.routers.{router}.rule": f"Host(`{host}`)",
               f"traefik.http.routers.{router}.entrypoints": "web",
-              f"traefik.http.services.{router}.loadbalancer.server.port": "8080"}
+              f"traefik.http.services.{router}.loadbalancer.server.port": "8081"}
         and not s[svc].get("labels"),
-        f"{svc}: traefik labels under deploy.labels (Host {host}, entrypoint web, port 8080)")
+        f"{svc}: traefik labels under deploy.labels (Host {host}, entrypoint web, port 8081: nginx's listener for traefik)")
     out(not s[svc].get("ports"), f"{svc}: no host port (traefik routes to its replicas)")
 
 for n in ("vote", "worker", "result", "vote-ui", "result-ui"):

@@ -1,11 +1,11 @@
-/* forwarded_fuzz.c - libFuzzer target: which client address vote counts,
- * ratelimit_client() on a trusted proxy list (ratelimit_parse_nets()), a
+/* forwarded_fuzz.c - libFuzzer target: which client address vote and result
+ * count, clientaddr_get() on a trusted proxy list (clientaddr_parse_nets()), a
  * peer and an X-Forwarded-For header, all untrusted input but the list.
  *
  * Input: "TRUSTED\nPEER\nXFF" (missing parts are empty; no XFF line: no
  * header). The answer must be what a second, plainer walk gives: the peer
  * when it is not trusted; else, entry by entry from the right (at most
- * RATELIMIT_XFF_MAX), the first that is not trusted, stopping at the hop
+ * CLIENTADDR_XFF_MAX), the first that is not trusted, stopping at the hop
  * before an entry that does not parse; and it prints back to itself. */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "tests/fuzz/fuzz.h"
-#include "vote/ratelimit.h"
+#include "lib/clientaddr/clientaddr.h"
 
-static int in_nets(const struct ratelimit_addr *a,
-                   const struct ratelimit_net *nets, int n)
+static int in_nets(const struct clientaddr *a,
+                   const struct clientaddr_net *nets, int n)
 {
     unsigned bit;
     int i, same;
@@ -32,17 +32,17 @@ static int in_nets(const struct ratelimit_addr *a,
     return 0;
 }
 
-/* The walk of ratelimit.h, entry by entry off the end of a copy. */
-static void reference(const struct ratelimit_addr *peer, char *xff,
-                      const struct ratelimit_net *nets, int n,
-                      struct ratelimit_addr *out)
+/* The walk of clientaddr.h, entry by entry off the end of a copy. */
+static void reference(const struct clientaddr *peer, char *xff,
+                      const struct clientaddr_net *nets, int n,
+                      struct clientaddr *out)
 {
-    struct ratelimit_addr hop;
+    struct clientaddr hop;
     char *comma, *p, *e;
     int k;
 
     *out = *peer;
-    for (k = 0; xff && k < RATELIMIT_XFF_MAX; k++) {
+    for (k = 0; xff && k < CLIENTADDR_XFF_MAX; k++) {
         if (!in_nets(out, nets, n))
             return;
         comma = strrchr(xff, ',');
@@ -51,7 +51,7 @@ static void reference(const struct ratelimit_addr *peer, char *xff,
         e = p + strlen(p);
         while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
             *--e = '\0';
-        if (e - p >= 64 || ratelimit_parse_addr(p, &hop) != 0)
+        if (e - p >= 64 || clientaddr_parse(p, &hop) != 0)
             return;
         *out = hop;
         if (!comma)
@@ -62,8 +62,8 @@ static void reference(const struct ratelimit_addr *peer, char *xff,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ratelimit_net nets[RATELIMIT_MAX_TRUSTED];
-    struct ratelimit_addr peer_addr, got, want, back;
+    struct clientaddr_net nets[CLIENTADDR_MAX_TRUSTED];
+    struct clientaddr peer_addr, got, want, back;
     char *s = malloc(size + 1), *peer, *xff = NULL, *copy = NULL;
     char shown[64];
     int n, bad;
@@ -81,18 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         peer = s + size;
     }
-    n = ratelimit_parse_nets(s, nets, RATELIMIT_MAX_TRUSTED, &bad);
-    FUZZ_CHECK(n >= -22 && n <= RATELIMIT_MAX_TRUSTED);
+    n = clientaddr_parse_nets(s, nets, CLIENTADDR_MAX_TRUSTED, &bad);
+    FUZZ_CHECK(n >= -22 && n <= CLIENTADDR_MAX_TRUSTED);
     if (n < 0) {
-        FUZZ_CHECK(bad >= 0 && bad <= RATELIMIT_MAX_TRUSTED);
+        FUZZ_CHECK(bad >= 0 && bad <= CLIENTADDR_MAX_TRUSTED);
         n = 0;
     }
-    if (ratelimit_client(peer, xff, nets, n, &got)) {
-        FUZZ_CHECK(ratelimit_parse_addr(peer, &peer_addr) != 0);
+    if (clientaddr_get(peer, xff, nets, n, &got)) {
+        FUZZ_CHECK(clientaddr_parse(peer, &peer_addr) != 0);
         free(s);
         return 0;
     }
-    FUZZ_CHECK(ratelimit_parse_addr(peer, &peer_addr) == 0);
+    FUZZ_CHECK(clientaddr_parse(peer, &peer_addr) == 0);
     if (xff) {
         copy = strdup(xff);
         if (!copy)
@@ -102,8 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(memcmp(&got, &want, sizeof(got)) == 0);
     if (!in_nets(&peer_addr, nets, n))
         FUZZ_CHECK(memcmp(&got, &peer_addr, sizeof(got)) == 0);
-    ratelimit_format(&got, shown, sizeof(shown));
-    FUZZ_CHECK(ratelimit_parse_addr(shown, &back) == 0);
+    clientaddr_format(&got, shown, sizeof(shown));
+    FUZZ_CHECK(clientaddr_parse(shown, &back) == 0);
     FUZZ_CHECK(memcmp(&got, &back, sizeof(got)) == 0);
     free(copy);
     free(s);
