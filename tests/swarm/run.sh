@@ -739,9 +739,10 @@ check "rolling update: both vote tasks replaced" bash -c "[ -n '$new' ] && ! ech
 check "rolling update: no answer but 200 or 503 with Retry-After" test "$(echo "$sum" | jget bad)" = 0
 check "rolling update: all $(acks update) acknowledged votes in Postgres" acked_in_pg "$WORK/update.txt" update 90
 # ---------------------------------------------------------------- NATS rollout
-# A change of the NATS nodes' settings (max_payload, on nats-server's
-# command line) through compose/nats-rollout.sh under steady voting: one
-# node at a time, each current before the next, so the quorum holds.
+# A change of the NATS nodes' settings through compose/nats-rollout.sh
+# under steady voting: max_payload 2MB in nats/server.conf, a swarm config,
+# which cannot change: under a new name (nats_server_v2), as an operator
+# would. One node at a time, each current before the next: the quorum holds.
 longest_pause() { # FILE: the longest time between two acknowledged votes
   "$PY" - "$1" <<'EOF'
 import sys
@@ -754,9 +755,11 @@ max_payload() { # NODE: max_payload in its /varz
   [ -n "$c" ] && d exec "$c" timeout 5 wget -q -O- http://127.0.0.1:8222/varz | sed -n 's/.*"max_payload": *\([0-9]*\).*/\1/p'
 }
 cp -r "$ROOT/compose" "$WORK/compose-nats"
-sed -i 's|"--store_dir", "/data"\]|"--store_dir", "/data", "--max_payload", "2097152"]|' "$WORK/compose-nats/stack.yaml"
-check "the changed stack file gives nats-1..3 max_payload 2097152 (now $(max_payload nats-1))" \
-  test "$(grep -c '"--max_payload", "2097152"' "$WORK/compose-nats/stack.yaml")" = 3
+echo "max_payload: 2MB" >>"$WORK/compose-nats/nats/server.conf"
+sed -i -e 's|source: nats_server$|source: nats_server_v2|' -e 's|^  nats_server:$|  nats_server_v2:|' \
+  "$WORK/compose-nats/stack.yaml"
+check "the changed stack file gives nats-1..3 nats/server.conf with max_payload 2MB as config nats_server_v2 (now $(max_payload nats-1))" \
+  test "$(grep -c 'nats_server_v2' "$WORK/compose-nats/stack.yaml")" = 2
 voting rollout --threads 4 --interval 0.05
 sleep 5
 t=$(date +%s)
