@@ -5,6 +5,9 @@
 #    it, with the variables interpolated): traefik's flags and deploy.labels,
 #    replicas, update/rollback/restart policies, limits, placement, secrets,
 #    the NATS cluster, the endpoint mode variable.
+#    Then compose/nats/healthcheck.sh against three local nats-server
+#    processes (nats_healthcheck_test.sh): a restarted node is never healthy
+#    while it catches up.
 # 2. Registry: Debian's docker-registry as a process on a free loopback port;
 #    `docker-compose build` + `docker-compose push` send our five images there
 #    (REGISTRY=127.0.0.1:PORT/votingapp, TAG=swarm); the local tags are removed;
@@ -27,8 +30,17 @@
 #      VOTES: only 200s and 503s with Retry-After, voting goes on (the
 #      longest pause between two acknowledged votes is printed and must stay
 #      under PAUSE_LIMIT), every acknowledged vote in Postgres;
+#    - nothing answers on the host's docker0 address at 8080 and 9090
+#      (traefik's dashboard, Prometheus: no login), Prometheus through
+#      docker exec;
+#    - `docker service update --force` of redis: voters kept (redis-data);
 #    - `docker service update --force` of vote under voting: no answer but
-#      200 or 503 (with Retry-After), every acknowledged vote in Postgres.
+#      200 or 503 (with Retry-After), every acknowledged vote in Postgres;
+#    - compose/nats-rollout.sh changes nats/server.conf of nats-1..3 under
+#      voting, one node at a time: only 200s and 503s with Retry-After, the
+#      longest pause printed and under PAUSE_LIMIT, every acknowledged vote
+#      in Postgres, every node on the new setting; a stack deploy of the
+#      same file afterwards restarts no NATS node.
 # Leaves no swarm, service, network, volume, container, registry or image tag
 # of its own behind (trap). Refuses to run if a swarm is already active.
 # Prints "N passed, M failed" last; exits non-zero on a failure.
@@ -284,6 +296,18 @@ static_checks >"$WORK/static" 2>&1
 while read -r st name; do
   if [ "$st" = ok ]; then ok "$name"; else bad "${name:-static checks: $st}"; fi
 done <"$WORK/static"
+
+# ---------------------------------------------------------------- NATS healthcheck
+# compose/nats/healthcheck.sh against local nats-server processes: never
+# healthy while a restarted node catches up (nats_healthcheck_test.sh)
+"$HERE/nats_healthcheck_test.sh" >"$WORK/hc" 2>&1
+while read -r st name; do
+  case "$st" in
+    ok) ok "NATS healthcheck: $name" ;;
+    FAIL) bad "NATS healthcheck: $name" ;;
+    \#) info "NATS healthcheck: $name" ;;
+  esac
+done <"$WORK/hc"
 
 # ---------------------------------------------------------------- images
 t=$(date +%s)
