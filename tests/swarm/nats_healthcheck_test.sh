@@ -130,7 +130,11 @@ for _ in $(seq 1 600); do
   m=$(msgs 3)
   if [ "$r" = 0 ]; then early=$((early + 1)); continue; fi
   if [ "$m" -lt "$MSGS" ]; then
-    [ "$h" = pass ] && passed_behind=$((passed_behind + 1))
+    if [ "$h" = pass ]; then
+      passed_behind=$((passed_behind + 1))
+      printf '# node 3 healthy while behind: %s of %s messages, routes %s then %s, /healthz %s\n' \
+        "$m" "$MSGS" "$r" "$(nroutes 3)" "$(code 3 /healthz)"
+    fi
     [ "$h" = fail ] && failed_once=1
     [ "$j" = 200 ] && js_only_behind=$((js_only_behind + 1))
   elif [ "$h" = pass ]; then
