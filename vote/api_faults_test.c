@@ -1,7 +1,9 @@
 /* api_faults_test.c - the service while NATS or Redis is down: never a
  * 200 for a vote without its PubAck, 503 with Retry-After instead, and
  * back to 200 when NATS returns; votes still acknowledged without Redis;
- * /readyz names each of the two that is down; a full stream answers 503. */
+ * /readyz names each of the two that is down; a full stream answers 503;
+ * a Redis past its maxmemory (noeviction: writes refused, as compose runs
+ * it) loses no vote either. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -145,6 +147,55 @@ static void test_faults_redis_down_still_200(void **state)
     teststack_redis_expect(s, "r3", "b");
 }
 
+/* redis-cli against the fixture's Redis (no ACL there): 0 on success. */
+static int redis_cli(struct teststack *s, const char *args)
+{
+    char cmd[256];
+
+    snprintf(cmd, sizeof(cmd), "redis-cli -p %u %s >/dev/null", s->redis.port,
+             args);
+    return system(cmd);
+}
+
+/* Redis full (maxmemory crossed, noeviction: every HSET answers OOM):
+ * votes are still acknowledged and in the stream (the record), each lost
+ * Redis write is counted; writes land again once Redis has room. */
+static void test_faults_redis_full_still_200(void **state)
+{
+    struct teststack *s = *state;
+    struct testhttp_resp r;
+    uint64_t before;
+    double errors;
+    char body[64];
+    int i;
+
+    assert_int_equal(teststack_wait_ready(s, 200, 10000), 0);
+    before = teststack_stream_msgs(s);
+    errors = teststack_metric(s, "vote_redis_errors_total");
+    assert_int_equal(redis_cli(s, "CONFIG SET maxmemory-policy noeviction"), 0);
+    assert_int_equal(redis_cli(s, "CONFIG SET maxmemory 1"), 0);
+    for (i = 0; i < 20; i++) {
+        snprintf(body, sizeof(body), "{\"vote\":\"a\",\"voter_id\":\"oom%d\"}",
+                 i);
+        assert_int_equal(teststack_post(s, "/api/vote", JSON, "", body, &r),
+                         200);
+    }
+    assert_int_equal(teststack_stream_msgs(s), before + 20);
+    /* every write refused (OOM) or not tried (Redis marked down), counted */
+    assert_true(teststack_metric_reach(s, "vote_redis_errors_total",
+                                       errors + 20) >= errors + 20);
+    teststack_redis_expect(s, "oom0", "");
+    teststack_redis_expect(s, "oom19", "");
+
+    assert_int_equal(redis_cli(s, "CONFIG SET maxmemory 0"), 0);
+    assert_int_equal(teststack_wait_ready(s, 200, 10000), 0);
+    assert_int_equal(teststack_post(s, "/api/vote", JSON, "",
+                                    "{\"vote\":\"b\",\"voter_id\":\"oom20\"}",
+                                    &r),
+                     200);
+    teststack_redis_expect(s, "oom20", "b");
+}
+
 /* With NATS and Redis both down, /readyz names both: the operator sees all
  * there is to mend, not only the first. */
 static void test_faults_both_down_readyz_names_both(void **state)
@@ -211,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faults_nats_down_never_200),
         cmocka_unit_test(test_faults_redis_down_still_200),
+        cmocka_unit_test(test_faults_redis_full_still_200),
         cmocka_unit_test(test_faults_both_down_readyz_names_both),
         cmocka_unit_test(test_faults_stream_full_503),
     };

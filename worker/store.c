@@ -21,7 +21,18 @@
 
 #include "lib/log/log.h"
 
-#define MIGRATION_LOCK 0x766f746573L /* "votes": pg_advisory_xact_lock key */
+/* The migrations run under a lock on the table worker_schema in SHARE
+ * UPDATE EXCLUSIVE mode, which only its owner (the worker) or a superuser
+ * may take: LOCK TABLE checks privileges before it waits, and the locks
+ * another role can hold without privileges (a PREPAREd SELECT or INSERT:
+ * ACCESS SHARE, ROW SHARE, ROW EXCLUSIVE) do not conflict with it. An
+ * advisory lock, which any role may take, would let result stop every
+ * worker at start. Each wait is bounded: a held lock gives a clear log line
+ * and a retry, never a worker blocked forever. */
+#define STORE_MIGRATION_LOCK_TIMEOUT "5s"
+#define MIGRATION_LOCK_SQL                                                     \
+    "BEGIN; SET LOCAL lock_timeout = '" STORE_MIGRATION_LOCK_TIMEOUT "';"      \
+    " LOCK TABLE worker_schema IN SHARE UPDATE EXCLUSIVE MODE"
 
 struct store {
     PGconn *conn;
@@ -266,13 +277,37 @@ static int exec_ok(struct store *s, const char *event, const char *sql)
     return rc;
 }
 
-/* The schema version, 0 when there is none yet. */
+/* Makes the table the migration lock is taken on. Two workers starting at
+ * once may both try: the loser's unique violation (23505), duplicate_table
+ * (42P07) or duplicate_object (42710, its row type) means it is there. */
+static int create_version_table(struct store *s)
+{
+    PGresult *r;
+    const char *state;
+    int tries, rc = -EAGAIN;
+
+    for (tries = 0; tries < 3 && rc; tries++) {
+        r = PQexec(s->conn,
+                   "CREATE TABLE IF NOT EXISTS worker_schema (version INT)");
+        state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            rc = 0;
+        else if (!state || (strcmp(state, "23505") && strcmp(state, "42P07") &&
+                            strcmp(state, "42710"))) {
+            log_pg_error("pg_migrate_failed", s->conn, r);
+            tries = 3;
+        }
+        PQclear(r);
+    }
+    return rc ? (store_connected(s) ? -EAGAIN : -EIO) : 0;
+}
+
+/* The schema version, 0 when there is none yet; under the lock. */
 static int read_version(struct store *s, long *version)
 {
     PGresult *r;
 
     if (exec_ok(s, "pg_migrate_failed",
-                "CREATE TABLE IF NOT EXISTS worker_schema (version INT);"
                 "INSERT INTO worker_schema SELECT 0"
                 " WHERE NOT EXISTS (SELECT 1 FROM worker_schema)"))
         return -EAGAIN;
@@ -310,14 +345,36 @@ static int run_migrations(struct store *s)
     return 0;
 }
 
+/* Takes the migration lock; a lock_timeout (55P03) says who to look for. */
+static int take_migration_lock(struct store *s)
+{
+    PGresult *r = PQexec(s->conn, MIGRATION_LOCK_SQL);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    int rc = 0;
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        if (state && !strcmp(state, "55P03"))
+            log_warn("pg_migrate_lock_busy",
+                     "\"error\":\"another session holds table worker_schema"
+                     " (a migrating worker, or a superuser: see pg_locks);"
+                     " retrying\",\"waited\":\"%s\"",
+                     STORE_MIGRATION_LOCK_TIMEOUT);
+        else
+            log_pg_error("pg_migrate_failed", s->conn, r);
+        rc = store_connected(s) ? -EAGAIN : -EIO;
+    }
+    PQclear(r);
+    return rc;
+}
+
 int store_migrate(struct store *s)
 {
-    char sql[96];
     int rc;
 
-    snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%ld)",
-             MIGRATION_LOCK);
-    rc = exec_ok(s, "pg_migrate_failed", sql);
+    rc = create_version_table(s);
+    if (rc)
+        return rc;
+    rc = take_migration_lock(s);
     if (rc)
         goto out_rollback;
     rc = run_migrations(s);

@@ -4,7 +4,8 @@
  * store_open() hands *out to the caller; release with store_close().
  * The connection keywords/values are copied by libpq; nothing else is kept.
  *
- * Schema (store_migrate, idempotent, under an advisory lock):
+ * Schema (store_migrate, idempotent, under a lock only the worker's role
+ * may take; a wait for it is bounded: -EAGAIN after 5 s):
  *   votes   (id VARCHAR(255) NOT NULL UNIQUE, vote VARCHAR(255) NOT NULL,
  *            seq BIGINT NOT NULL, cast_at TIMESTAMPTZ, prev_vote VARCHAR(255),
  *            stream_epoch BIGINT NOT NULL)
@@ -35,7 +36,8 @@ struct store;
 int store_open(struct store **out, const char *const *keys,
                const char *const *vals, size_t max_batch);
 
-/* Creates or upgrades the schema; safe with many workers at once. */
+/* Creates or upgrades the schema; safe with many workers at once.
+ * -EAGAIN (logged) when the lock or a table stays held for 5 s. */
 int store_migrate(struct store *s);
 
 /* In one transaction: upserts the votes (per voter the highest

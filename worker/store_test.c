@@ -1,7 +1,9 @@
 /* store_test.c - the upsert against a real Postgres: newest sequence wins
  * in a batch and across batches, replays change nothing, a newer stream
  * epoch wins over a higher sequence, two writers at once keep votes and
- * tallies exact, migrations are idempotent. */
+ * tallies exact, migrations are idempotent; the roles of roles.sh: their
+ * rights, result's connection limit, and a migration lock that only the
+ * worker may take. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -466,6 +469,118 @@ static void test_store_roles(void **state)
     assert_int_equal(try_sql(worker, "CREATE ROLE x"), 42);
 }
 
+/* Runs sql on a new connection and keeps it open (a lock held). */
+static PGconn *hold(const char *conninfo, const char *sql)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    PGresult *r;
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    r = PQexec(c, sql);
+    assert_true(PQresultStatus(r) == PGRES_COMMAND_OK ||
+                PQresultStatus(r) == PGRES_TUPLES_OK);
+    PQclear(r);
+    return c;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* roles.sh's POSTGRES_RESULT_CONNECTION_LIMIT, crossed: result's fourth
+ * connection is refused (53300) while the worker still connects; a bad
+ * limit stops roles.sh (exit 2). */
+static void test_store_result_connection_limit(void **state)
+{
+    char cmd[512], result[240], worker[240];
+    char pw[] = "/tmp/store_test_pw.XXXXXX";
+    PGconn *held[3], *extra;
+    struct store *s;
+    int i, fd = mkstemp(pw);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "pw\n", 3), 3);
+    close(fd);
+    snprintf(cmd, sizeof(cmd),
+             "PGHOST=127.0.0.1 PGPORT=%u POSTGRES_DB=roles "
+             "POSTGRES_WORKER_PASSWORD_FILE=%s POSTGRES_RESULT_PASSWORD_FILE=%s"
+             " POSTGRES_RESULT_CONNECTION_LIMIT=%s sh compose/postgres/roles.sh"
+             " >/dev/null 2>&1",
+             pg.port, pw, pw, "x3");
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof(cmd),
+             "PGHOST=127.0.0.1 PGPORT=%u POSTGRES_DB=roles "
+             "POSTGRES_WORKER_PASSWORD_FILE=%s POSTGRES_RESULT_PASSWORD_FILE=%s"
+             " POSTGRES_RESULT_CONNECTION_LIMIT=%s sh compose/postgres/roles.sh"
+             " >/dev/null",
+             pg.port, pw, pw, "3");
+    assert_int_equal(system(cmd), 0);
+    unlink(pw);
+    snprintf(result, sizeof(result), "%s dbname=roles user=result", pg.url);
+    snprintf(worker, sizeof(worker), "%s dbname=roles user=worker", pg.url);
+    assert_int_equal(tk_pg_long(pg.url, "SELECT rolconnlimit FROM pg_roles"
+                                        " WHERE rolname = 'worker'"),
+                     50);
+
+    for (i = 0; i < 3; i++)
+        held[i] = hold(result, "SELECT count(*) FROM tallies");
+    extra = PQconnectdb(result);
+    assert_int_equal(PQstatus(extra), CONNECTION_BAD);
+    assert_non_null(strstr(PQerrorMessage(extra), "too many connections"));
+    PQfinish(extra);
+    s = open_store(worker); /* the worker is not starved */
+    assert_int_equal(store_migrate(s), 0);
+    store_close(s);
+    for (i = 0; i < 3; i++)
+        PQfinish(held[i]);
+    extra = PQconnectdb(result); /* and result may connect again after */
+    assert_int_equal(PQstatus(extra), CONNECTION_OK);
+    PQfinish(extra);
+}
+
+/* The migration lock: result holding the old advisory lock, and every
+ * lock a role without rights can hold on worker_schema (a PREPAREd INSERT
+ * takes ROW EXCLUSIVE before the privilege check), stops no worker; result
+ * may not LOCK the table; a superuser holding it makes store_migrate fail
+ * within the bound, and it succeeds once released. */
+static void test_store_migrate_lock(void **state)
+{
+    char db[200], result[240], worker[240];
+    PGconn *adv, *prep, *su;
+    struct store *s;
+    double t;
+
+    snprintf(result, sizeof(result), "%s dbname=roles user=result", pg.url);
+    snprintf(worker, sizeof(worker), "%s dbname=roles user=worker", pg.url);
+    adv = hold(result, "SELECT pg_advisory_lock(x'766f746573'::bigint)");
+    prep = hold(result, "BEGIN; PREPARE p AS INSERT INTO worker_schema"
+                        " VALUES (9); PREPARE q AS SELECT * FROM worker_schema"
+                        " FOR UPDATE");
+    assert_int_equal(try_sql(result, "BEGIN; LOCK TABLE worker_schema IN "
+                                     "SHARE UPDATE EXCLUSIVE MODE"),
+                     42);
+    s = open_store(worker);
+    t = now_s();
+    assert_int_equal(store_migrate(s), 0);
+    assert_true(now_s() - t < 2.0);
+    PQfinish(adv);
+    PQfinish(prep);
+
+    snprintf(db, sizeof(db), "%s dbname=roles", pg.url); /* superuser */
+    su = hold(db, "BEGIN; LOCK TABLE worker_schema IN ACCESS EXCLUSIVE MODE");
+    t = now_s();
+    assert_int_equal(store_migrate(s), -EAGAIN);
+    t = now_s() - t;
+    assert_true(t >= 4.5 && t < 10.0);
+    PQfinish(su);
+    assert_int_equal(store_migrate(s), 0);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +594,8 @@ int main(void)
         cmocka_unit_test(test_store_migrate_adopts_classic_table),
         cmocka_unit_test_setup(test_store_reconnects, truncate_all),
         cmocka_unit_test(test_store_roles),
+        cmocka_unit_test(test_store_result_connection_limit),
+        cmocka_unit_test(test_store_migrate_lock),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

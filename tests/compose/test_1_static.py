@@ -441,3 +441,33 @@ def test_traefik_healthcheck_asks_docker_routers(cfg):
         "the docker provider"
     if name == "compose.yaml":
         STATE["traefik_hc"] = hc[1]    # tried in test_2_up.py
+
+
+def test_prometheus_on_loopback(prod):
+    # no login: published on this host's loopback only
+    raw = [p if isinstance(p, str) else "%s:%s:%s" % (
+        p.get("host_ip", ""), p.get("published"), p.get("target"))
+        for p in prod["prometheus"].get("ports") or []]
+    assert raw and all(str(p).startswith("127.0.0.1:") for p in raw), \
+        f"compose.yaml: prometheus (9090) published on 127.0.0.1 only ({raw})"
+
+
+def test_redis_maxmemory_and_volume(prod):
+    r = prod["redis"]
+    cmd = [str(x) for x in r.get("command") or []]
+    arg = lambda f: cmd[cmd.index(f) + 1] if f in cmd else None
+    vols = [v if isinstance(v, str) else "%s:%s" % (v.get("source"),
+                                                    v.get("target"))
+            for v in r.get("volumes", [])]
+    size = lambda v, unit: int(v[:-len(unit)]) if v.endswith(unit) else 0
+    lim = str(r.get("mem_limit") or "0").lower()
+    limit = size(lim, "m") * 1048576 or size(lim, "g") * 1073741824 \
+        or (int(lim) if lim.isdigit() else 0)
+    mm = arg("--maxmemory") or ""
+    mm_b = size(mm, "mb") * 1048576
+    assert arg("--maxmemory-policy") == "noeviction" \
+        and 0 < mm_b <= limit // 2 and arg("--dir") == "/data" \
+        and any(v.startswith("redis-data:/data") for v in vols), \
+        f"compose.yaml: redis keeps voters on the volume redis-data, " \
+        f"maxmemory {mm} under half of mem_limit {limit}, noeviction " \
+        f"(command {cmd}, volumes {vols})"

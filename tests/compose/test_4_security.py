@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from conftest import SERVICES, containers, dc, inspect, secret, tail
+from conftest import (PROMETHEUS_PORT, SERVICES, containers, dc, http_get,
+                      inspect, run, secret, tail)
 
 
 def natsc(user, pw, *args):
@@ -225,3 +226,22 @@ MISSING = [("vote", "NATS_PASSWORD_FILE=/run/secrets/missing",
 def test_missing_secret_exits_2(svc, env, word, what):
     rc, out = dc("run", "--rm", "--no-deps", "-T", "-e", env, svc)
     assert rc == 2 and word in out, f"{what} (exit {rc}: {tail(out, 2)})"
+
+
+def host_other_address():
+    """an address of this host that is not loopback: docker0's"""
+    rc, out = run(["ip", "-4", "-o", "addr", "show", "docker0"])
+    m = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
+    return m.group(1) if m else None
+
+
+def test_prometheus_not_on_other_interfaces():
+    # Prometheus has no login: it answers on 127.0.0.1, and nothing
+    # listens on the same port at the host's other addresses
+    addr = host_other_address()
+    assert addr, "the host has an address on docker0"
+    st, _ = http_get(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready")
+    other, _ = http_get(f"http://{addr}:{PROMETHEUS_PORT}/-/ready")
+    assert st == 200 and other == 0, \
+        f"prometheus answers on 127.0.0.1:{PROMETHEUS_PORT} ({st}) and " \
+        f"nothing on {addr}:{PROMETHEUS_PORT} (got {other})"

@@ -5,6 +5,9 @@
 #    it, with the variables interpolated): traefik's flags and deploy.labels,
 #    replicas, update/rollback/restart policies, limits, placement, secrets,
 #    the NATS cluster, the endpoint mode variable.
+#    Then compose/nats/healthcheck.sh against three local nats-server
+#    processes (nats_healthcheck_test.sh): a restarted node is never healthy
+#    while it catches up.
 # 2. Registry: Debian's docker-registry as a process on a free loopback port;
 #    `docker-compose build` + `docker-compose push` send our five images there
 #    (REGISTRY=127.0.0.1:PORT/votingapp, TAG=swarm); the local tags are removed;
@@ -27,8 +30,17 @@
 #      VOTES: only 200s and 503s with Retry-After, voting goes on (the
 #      longest pause between two acknowledged votes is printed and must stay
 #      under PAUSE_LIMIT), every acknowledged vote in Postgres;
+#    - nothing answers on the host's docker0 address at 8080 and 9090
+#      (traefik's dashboard, Prometheus: no login), Prometheus through
+#      docker exec;
+#    - `docker service update --force` of redis: voters kept (redis-data);
 #    - `docker service update --force` of vote under voting: no answer but
-#      200 or 503 (with Retry-After), every acknowledged vote in Postgres.
+#      200 or 503 (with Retry-After), every acknowledged vote in Postgres;
+#    - compose/nats-rollout.sh changes nats/server.conf of nats-1..3 under
+#      voting, one node at a time: only 200s and 503s with Retry-After, the
+#      longest pause printed and under PAUSE_LIMIT, every acknowledged vote
+#      in Postgres, every node on the new setting; a stack deploy of the
+#      same file afterwards restarts no NATS node.
 # Leaves no swarm, service, network, volume, container, registry or image tag
 # of its own behind (trap). Refuses to run if a swarm is already active.
 # Prints "N passed, M failed" last; exits non-zero on a failure.
@@ -179,8 +191,8 @@ out(cmd[:4] == ["--api.insecure=true", "--providers.docker=true",
 out(any(str(v) == "/var/run/docker.sock:/var/run/docker.sock:ro" for v in t.get("volumes", [])),
     "traefik mounts the docker socket read-only")
 out(sorted((p["published"], p["target"], p["mode"]) for p in t.get("ports", []))
-    == [(80, 80, "ingress"), (8080, 8080, "host")],
-    "traefik publishes 80 (ingress by default), its dashboard 8080 on its own node only (host mode)")
+    == [(80, 80, "ingress")],
+    "traefik publishes 80 only (ingress by default): its dashboard (8080, no login) is not published")
 out(t.get("cap_add") == ["NET_BIND_SERVICE"], "traefik gets back only NET_BIND_SERVICE")
 out("node.role == manager" in (dep("traefik").get("placement") or {}).get("constraints", []),
     "traefik runs on a manager (reads the swarm API)")
@@ -192,6 +204,7 @@ out(sorted(x["target"] for x in p.get("configs", [])) == ["/etc/prometheus/prome
     and sorted(v["file"] for v in c.get("configs", {}).values() if "/monitoring/" in v["file"])
     == ["./monitoring/prometheus.swarm.yml", "./monitoring/rules/alerts.yml", "./monitoring/rules/recording.yml"],
     "prometheus: the swarm scrape config and both rule files as swarm configs")
+out(not p.get("ports"), "prometheus (no login) is not published")
 out(dep("prometheus").get("replicas") == 1
     and load({"PROMETHEUS_REPLICAS": "0"})["services"]["prometheus"]["deploy"]["replicas"] == 0,
     "prometheus replicas 1, PROMETHEUS_REPLICAS=0 leaves it out")
@@ -223,6 +236,14 @@ for n in s:
 for n in ("db", "redis"):
     out((dep(n).get("placement") or {}).get("constraints") == ["node.labels.votingapp.db == true"],
         f"{n}: pinned by the node label votingapp.db")
+rc = [str(x) for x in s["redis"].get("command") or []]
+rarg = lambda f: rc[rc.index(f) + 1] if f in rc else ""
+rmem = dep("redis")["resources"]["limits"]["memory"]
+out(rarg("--maxmemory-policy") == "noeviction" and rarg("--maxmemory").endswith("mb")
+    and rmem.endswith("M") and 0 < int(rarg("--maxmemory")[:-2]) <= int(rmem[:-1]) // 2
+    and rarg("--dir") == "/data" and "redis-data:/data" in [str(v) for v in s["redis"].get("volumes", [])]
+    and "redis-data" in (c.get("volumes") or {}),
+    f"redis: voters on the named volume redis-data, maxmemory {rarg('--maxmemory')} (under half of {rmem}), noeviction")
 out(dep("vote").get("endpoint_mode") == "vip"
     and load({"ENDPOINT_MODE": "dnsrr"})["services"]["vote"]["deploy"]["endpoint_mode"] == "dnsrr",
     "endpoint mode vip by default, ENDPOINT_MODE=dnsrr")
@@ -239,6 +260,10 @@ for i in (1, 2, 3):
         and (dep(n).get("placement") or {}).get("constraints") == [f"node.labels.votingapp.nats-{i} == true"],
         f"{n}: JetStream node {n} with nats/server.conf, own volume, pinned")
 out(len(vols) == 3, "nats-1..3: three distinct volumes")
+out(all(s[f"nats-{i}"]["healthcheck"]["test"] == ["CMD", "/bin/sh", "/etc/nats/votingapp/healthcheck.sh"]
+        and "/etc/nats/votingapp/healthcheck.sh" in [x.get("target") for x in s[f"nats-{i}"].get("configs", [])]
+        for i in (1, 2, 3)),
+    "nats-1..3: healthy only when current (nats/healthcheck.sh: /healthz)")
 out(all(s[f"nats-{i}"]["environment"].get("NATS_CLUSTER_ROUTES") == "nats-1:6222,nats-2:6222,nats-3:6222"
         and s[f"nats-{i}"]["environment"].get("NATS_CLUSTER_NAME") == "votingapp"
         and "nats_route_password" in [x if isinstance(x, str) else x.get("source") for x in s[f"nats-{i}"].get("secrets", [])]
@@ -271,6 +296,18 @@ static_checks >"$WORK/static" 2>&1
 while read -r st name; do
   if [ "$st" = ok ]; then ok "$name"; else bad "${name:-static checks: $st}"; fi
 done <"$WORK/static"
+
+# ---------------------------------------------------------------- NATS healthcheck
+# compose/nats/healthcheck.sh against local nats-server processes: never
+# healthy while a restarted node catches up (nats_healthcheck_test.sh)
+"$HERE/nats_healthcheck_test.sh" >"$WORK/hc" 2>&1
+while read -r st name; do
+  case "$st" in
+    ok) ok "NATS healthcheck: $name" ;;
+    FAIL) bad "NATS healthcheck: $name" ;;
+    \#) info "NATS healthcheck: $name" ;;
+  esac
+done <"$WORK/hc"
 
 # ---------------------------------------------------------------- images
 t=$(date +%s)
@@ -417,13 +454,14 @@ d node update --label-add votingapp.db=true --label-add votingapp.nats-1=true \
   --label-add votingapp.nats-2=true --label-add votingapp.nats-3=true "$node" >/dev/null
 
 export STACK=$S ENDPOINT_MODE=dnsrr TRAEFIK_REPLICAS=0 TRAEFIK_PUBLISH_MODE=host
-# Prometheus is checked statically above and by the compose test (the same
-# rules, promtool in bazel); its 400 MB stand-in stays out of the registry.
-export PROMETHEUS_REPLICAS=0
-info "deploy: ENDPOINT_MODE=dnsrr (no IPVS here), TRAEFIK_REPLICAS=0 (no traefik image here), PROMETHEUS_REPLICAS=0, images from $REG"
+# Prometheus runs from the local image (one node: --resolve-image never);
+# its 400 MB stand-in stays out of the registry. It is not published: the
+# test checks that nothing answers on the host's other addresses.
+export PROMETHEUS_REPLICAS=1
+info "deploy: ENDPOINT_MODE=dnsrr (no IPVS here), TRAEFIK_REPLICAS=0 (no traefik image here), prometheus from the local image, the others from $REG"
 # all services with their number of tasks
 declare -A WANT=([vote]=2 [worker]=2 [result]=2 [vote-ui]=2 [result-ui]=2 [redis]=1 [db]=1
-                 [nats-1]=1 [nats-2]=1 [nats-3]=1 [traefik]=0)
+                 [nats-1]=1 [nats-2]=1 [nats-3]=1 [traefik]=0 [prometheus]=1)
 ctr() { d ps -q --filter "label=com.docker.swarm.service.name=${S}_$1" --filter status=running; }
 
 # converged: each service has its replicas running, every container healthy
@@ -457,7 +495,7 @@ else
 fi
 if wait_converged "$CONVERGE_TIMEOUT"; then
   converge_s=$(( $(date +%s) - t ))
-  ok "converged: every service at its replicas, all 15 tasks healthy, $converge_s s after deploy"
+  ok "converged: every service at its replicas, all 16 tasks healthy, $converge_s s after deploy"
 else
   bad "converged within $CONVERGE_TIMEOUT s"
   for n in vote worker nats-1; do d service logs --tail 10 "${S}_$n" 2>&1 | sed 's/^/#   /'; done
@@ -615,6 +653,22 @@ for n in "${!WANT[@]}"; do
 done
 check "every task: read-only root, cap_drop ALL, a pids limit${unhard:+ (not:$unhard)}" test -z "$unhard"
 
+# Nothing without a login answers beyond the host's loopback: traefik's
+# dashboard (8080; traefik is not deployed here, its ports are checked
+# statically above) and Prometheus (9090) are not published; Prometheus
+# answers through docker exec (README.md, Security).
+other=$(ip -4 -o addr show docker0 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1)
+check "the host has an address on docker0 ($other)" test -n "$other"
+for port in 8080 9090; do
+  for a in "$other" 127.0.0.1; do
+    code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$a:$port/" 2>/dev/null)
+    check "nothing answers on $a:$port ($code)" test -n "$a" -a "$code" = 000
+  done
+done
+prom=$(ctr prometheus | head -n 1)
+check "Prometheus answers through docker exec on its task (README.md, Security)" \
+  bash -c "[ -n '$prom' ] && $DOCKER exec '$prom' wget -q -O- http://127.0.0.1:9090/-/ready | grep -qi ready"
+
 # ---------------------------------------------------------------- scale
 voting scale --threads 4 --interval 0.1
 sleep 3
@@ -671,6 +725,26 @@ EOF
   check "the killed node is back: VOTES has 3 current replicas again" wait_current 60
 fi
 
+# ---------------------------------------------------------------- redis
+# voters lives on the volume redis-data: a redis update keeps it
+voter_of() { # VOTER: the vote GET /api/vote answers for VOTER ("" if none)
+  inns curl -s -m 5 "${VOTE_UIS%%,*}/api/vote?voter_id=$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("vote") or "")' 2>/dev/null
+}
+wait_voter() { # VOTER OPTION SECONDS
+  local end=$(( $(date +%s) + $3 ))
+  while [ "$(voter_of "$1")" != "$2" ]; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 1; done
+}
+check "a vote of swarm-redis (b) answered 200" test "$(vote_ui swarm-redis b)" = 200
+check "GET /api/vote answers b for swarm-redis (from Redis)" wait_voter swarm-redis b 30
+old_redis=$(ctr redis)
+t=$(date +%s)
+timeout 180 $DOCKER service update --force --detach=false "${S}_redis" >"$WORK/redis-update.log" 2>&1
+new_redis=$(ctr redis)
+check "docker service update --force redis: a new task ($(( $(date +%s) - t )) s)" \
+  test -n "$new_redis" -a "$new_redis" != "$old_redis"
+check "after the redis update, GET /api/vote still answers b for swarm-redis (voters on redis-data)" \
+  wait_voter swarm-redis b 60
+
 # ---------------------------------------------------------------- rolling update
 old=$(ctr vote | sort | paste -sd,)
 voting update --threads 4 --interval 0.1
@@ -688,11 +762,65 @@ new=$(ctr vote | sort | paste -sd,)
 check "rolling update: both vote tasks replaced" bash -c "[ -n '$new' ] && ! echo '$new' | tr , '\n' | grep -qxF -f <(echo '$old' | tr , '\n')"
 check "rolling update: no answer but 200 or 503 with Retry-After" test "$(echo "$sum" | jget bad)" = 0
 check "rolling update: all $(acks update) acknowledged votes in Postgres" acked_in_pg "$WORK/update.txt" update 90
+# ---------------------------------------------------------------- NATS rollout
+# A change of the NATS nodes' settings through compose/nats-rollout.sh
+# under steady voting: max_payload 2MB in nats/server.conf, a swarm config,
+# which cannot change: under a new name (nats_server_v2), as an operator
+# would. One node at a time, each current before the next: the quorum holds.
+longest_pause() { # FILE: the longest time between two acknowledged votes
+  "$PY" - "$1" <<'EOF'
+import sys
+acks = [float(l.split()[1]) for l in open(sys.argv[1]) if l.split()[4] == "200"]
+print("%.2f" % max((q - p for p, q in zip(acks, acks[1:])), default=999))
+EOF
+}
+max_payload() { # NODE: max_payload in its /varz
+  local c; c=$(ctr "$1" | head -n 1)
+  [ -n "$c" ] && d exec "$c" timeout 5 wget -q -O- http://127.0.0.1:8222/varz | sed -n 's/.*"max_payload": *\([0-9]*\).*/\1/p'
+}
+cp -r "$ROOT/compose" "$WORK/compose-nats"
+echo "max_payload: 2MB" >>"$WORK/compose-nats/nats/server.conf"
+sed -i -e 's|source: nats_server$|source: nats_server_v2|' -e 's|^  nats_server:$|  nats_server_v2:|' \
+  "$WORK/compose-nats/stack.yaml"
+check "the changed stack file gives nats-1..3 nats/server.conf with max_payload 2MB as config nats_server_v2 (now $(max_payload nats-1))" \
+  test "$(grep -c 'nats_server_v2' "$WORK/compose-nats/stack.yaml")" = 2
+voting rollout --threads 4 --interval 0.05
+sleep 5
+t=$(date +%s)
+if DOCKER=$DOCKER timeout 900 "$ROOT/compose/nats-rollout.sh" "$WORK/compose-nats/stack.yaml" "$S" \
+    --resolve-image never >"$WORK/rollout.log" 2>&1; then
+  rollout_s=$(( $(date +%s) - t ))
+  ok "compose/nats-rollout.sh: nats-1, nats-2, nats-3 updated one at a time ($rollout_s s)"
+else
+  bad "compose/nats-rollout.sh (exit $?)"
+fi
+sed 's/^/#   /' "$WORK/rollout.log"
+sleep 5
+stop_voting rollout
+info "NATS rollout: $sum"
+rpause=$(longest_pause "$WORK/rollout.txt")
+check "NATS rollout: every answer 200 or 503 with Retry-After" test "$(echo "$sum" | jget bad)" = 0
+check "NATS rollout: voting goes on, longest pause in acknowledged votes ${rpause} s < $PAUSE_LIMIT s" \
+  "$PY" -c "import sys; sys.exit(0 if float('$rpause') < $PAUSE_LIMIT else 1)"
+check "NATS rollout: $(acks rollout) votes acknowledged" test "$(acks rollout)" -gt 100
+check "NATS rollout: all acknowledged votes in Postgres" acked_in_pg "$WORK/rollout.txt" rollout 90
+mp=$(for n in nats-1 nats-2 nats-3; do max_payload "$n"; done | paste -sd' ')
+check "NATS rollout: every node runs the new setting (max_payload: $mp)" test "$mp" = "2097152 2097152 2097152"
+read -r _ reps current <<<"$(stream_info VOTES)"
+check "NATS rollout: VOTES has 3 replicas, 2 followers current ($reps, $current)" test "$reps" = 3 -a "$current" = 2
+# the same stack deploy afterwards leaves the NATS nodes alone
+ids=$(for n in nats-1 nats-2 nats-3; do ctr "$n"; done | sort | paste -sd,)
+(cd "$WORK/compose-nats" && d stack deploy --resolve-image never -c stack.yaml "$S" >"$WORK/redeploy.log" 2>&1)
+sleep 10
+check "docker stack deploy of the changed file afterwards restarts no NATS node" \
+  test "$(for n in nats-1 nats-2 nats-3; do ctr "$n"; done | sort | paste -sd,)" = "$ids"
+
 check "after all: converged again" wait_converged 120
 check "Postgres: tallies equal the votes table" test \
   "$(psql_q "SELECT count(*) FROM (SELECT vote, count(*) c FROM votes GROUP BY vote) v FULL JOIN tallies t USING (vote) WHERE t.count IS DISTINCT FROM v.c AND NOT (v.c IS NULL AND t.count = 0)")" = 0
 
-[ -n "${converge_s:-}" ] && info "converge: $converge_s s from stack deploy to 15 healthy tasks"
+[ -n "${converge_s:-}" ] && info "converge: $converge_s s from stack deploy to 16 healthy tasks"
 [ -n "${pause:-}" ] && info "longest pause in acknowledged votes when the VOTES leader ($leader) died: $pause s"
+[ -n "${rpause:-}" ] && info "longest pause in acknowledged votes during the NATS rollout (${rollout_s:-?} s): $rpause s"
 summary
 [ "$failed" = 0 ]
