@@ -12,7 +12,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "deploy" / "helm" / "votingapp"
+# HELM_TEST_CHART: another copy of the chart (tests/helm/mutations.sh)
+CHART = Path(os.environ.get("HELM_TEST_CHART",
+                            ROOT / "deploy" / "helm" / "votingapp"))
 TOOLS = ROOT / ".tools" / "bin"
 HELM = os.environ.get("HELM", str(TOOLS / "helm"))
 KUBECTL = os.environ.get("KUBECTL", str(TOOLS / "kubectl"))
@@ -29,8 +31,14 @@ VALUES_FILES = sorted(p.name for p in CHART.glob("values-*.yaml"))
 # The renders every test runs over: name -> helm arguments.
 VARIANTS = {"default": []}
 VARIANTS.update({f: ["-f", str(CHART / f)] for f in VALUES_FILES})
-VARIANTS["servicemonitor"] = ["--set", "metrics.serviceMonitor.enabled=true"]
-VARIANTS["no-metrics"] = ["--set", "metrics.annotations=false"]
+# and a few --set variants: name -> {dotted key: value}
+SETS = {
+    "servicemonitor": {"metrics.serviceMonitor.enabled": True},
+    "no-metrics": {"metrics.annotations": False},
+}
+for _v, _s in SETS.items():
+    VARIANTS[_v] = [a for k, val in _s.items()
+                    for a in ("--set", f"{k}={str(val).lower()}")]
 
 
 def run(cmd, **kw):
