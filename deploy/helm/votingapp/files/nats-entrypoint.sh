@@ -51,9 +51,11 @@ conf=$RUN_DIR/nats.conf
   echo "  name: \"${NATS_CLUSTER_NAME:-votingapp}\""
   echo "  listen: \"0.0.0.0:${NATS_CLUSTER_PORT:-6222}\""
   echo "  authorization { user: route, password: \"$pw\" }"
+  sep=""
   printf '  routes: ['
   for r in $(echo "$NATS_CLUSTER_ROUTES" | tr ',' ' '); do
-    printf ' "nats://route:%s@%s"' "$pw" "$r"
+    printf '%s "nats://route:%s@%s"' "$sep" "$pw" "$r"
+    sep=","
   done
   echo " ]"
   echo "}"
