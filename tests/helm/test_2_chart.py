@@ -417,3 +417,20 @@ def test_prometheus_scrape(renders):
         assert sm["spec"]["endpoints"][0]["port"] in [p["name"] for p in s["spec"]["ports"]]
     for w in workloads(renders["no-metrics"]):
         assert "prometheus.io/scrape" not in (w["spec"]["template"]["metadata"].get("annotations") or {})
+
+
+def test_config_change_restarts_only_its_pods(default):
+    """A pod's checksum/config follows the files it mounts: a change of the
+    UIs' nginx.conf (here through dns.resolver) rolls the UIs, not NATS,
+    Redis or Postgres; the same values render the same checksums."""
+    def sums(objs):
+        return {component(w): w["spec"]["template"]["metadata"]
+                .get("annotations", {}).get("checksum/config")
+                for w in workloads(objs)}
+    before = sums(default)
+    assert sums(chart.render()) == before
+    after = sums(chart.render(["--set", "dns.resolver=coredns.kube-system"]))
+    changed = {c for c in before if before[c] != after[c]}
+    assert changed == {"vote-ui", "result-ui"}
+    for c in ("vote-ui", "result-ui", "nats", "redis", "db"):
+        assert before[c], f"{c}: no checksum/config"

@@ -31,7 +31,7 @@ spec:
         {{- include "votingapp.selector" . | nindent 8 }}
       annotations:
         {{- if .nginx }}
-        checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+        checksum/config: {{ print ($root.Files.Get (printf "files/%s-nginx.conf" .component)) (toJson $root.Values.dns) | sha256sum }}
         {{- end }}
         {{- if and .metrics $root.Values.metrics.annotations }}
         prometheus.io/scrape: "true"
