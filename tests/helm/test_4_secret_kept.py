@@ -1,5 +1,7 @@
 """The Secret is made once and kept across upgrades: the chart's `lookup`
-finds the Secret of an earlier install and renders its values again.
+finds the Secret of an earlier install and renders its values again. A
+user's own Secret (existingSecret) is not made, and must hold the nine keys
+when the cluster has it.
 
 No cluster runs here: `helm template --dry-run=server` talks to a stand-in
 on loopback that answers only what helm asks for a lookup (the resources
@@ -27,7 +29,8 @@ RESOURCES = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1"
 
 
 class FakeAPI(BaseHTTPRequestHandler):
-    secret = None      # the Secret it holds, or None
+    secret = None      # the Secret <release>-secrets it holds, or None
+    others = {}        # other Secrets it holds, by name
     requests = []
 
     def do_GET(self):
@@ -35,9 +38,11 @@ class FakeAPI(BaseHTTPRequestHandler):
         FakeAPI.requests.append(path)
         if path == "/api/v1":
             return self.answer(200, RESOURCES)
-        if path == f"/api/v1/namespaces/{chart.NAMESPACE}/secrets/{SECRET}" \
-                and FakeAPI.secret:
+        prefix = f"/api/v1/namespaces/{chart.NAMESPACE}/secrets/"
+        if path == prefix + SECRET and FakeAPI.secret:
             return self.answer(200, FakeAPI.secret)
+        if path.startswith(prefix) and path[len(prefix):] in FakeAPI.others:
+            return self.answer(200, FakeAPI.others[path[len(prefix):]])
         self.answer(404, {"kind": "Status", "apiVersion": "v1",
                           "status": "Failure", "reason": "NotFound",
                           "code": 404})
@@ -112,7 +117,21 @@ def test_upgrade_completes_a_secret_missing_a_key(api):
         FakeAPI.secret = None
 
 
-def test_existing_secret_is_not_looked_up(api):
+def test_existing_secret_is_not_made_and_is_checked(api):
     FakeAPI.requests = []
+    # not in the cluster (yet): nothing to check, nothing made
     assert rendered_secret(api, "--set", "existingSecret=mine") is None
-    assert not any("/secrets/" in r for r in FakeAPI.requests)
+    assert f"/api/v1/namespaces/{chart.NAMESPACE}/secrets/mine" in FakeAPI.requests
+    assert not any(r.endswith("/" + SECRET) for r in FakeAPI.requests)
+    full = {k: base64.b64encode(b"x").decode() for k in KEYS}
+    FakeAPI.others = {"mine": {"apiVersion": "v1", "kind": "Secret",
+                               "metadata": {"name": "mine"}, "data": full}}
+    try:
+        assert rendered_secret(api, "--set", "existingSecret=mine") is None
+        # one key missing: helm stops, naming it
+        FakeAPI.others["mine"]["data"] = {k: v for k, v in full.items()
+                                          if k != "nats_route_password"}
+        with pytest.raises(AssertionError, match=r"existingSecret mine: no key nats_route_password"):
+            rendered_secret(api, "--set", "existingSecret=mine")
+    finally:
+        FakeAPI.others = {}
