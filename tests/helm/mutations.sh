@@ -31,6 +31,7 @@ mutations=(
   "templates/services.yaml|s/(list \"postgres_worker_password\" \"nats_worker_password\")/(list \"postgres_worker_password\" \"nats_worker_password\" \"postgres_password\")/|worker gets the superuser password"
   "templates/_deployment.tpl|s/maxUnavailable: 0/maxUnavailable: 1/|an update that loses capacity"
   "templates/secret.yaml|s/{{- \$old := lookup .*/{{- \$old := dict }}/|new passwords at every upgrade"
+  "templates/secret.yaml|/{{- fail (printf \"existingSecret/d|an existingSecret without every key accepted"
   "files/nats-entrypoint.sh|/authorization { user: route/d|routes without authentication"
   "files/nats-entrypoint.sh|s/nats:\/\/route:%s@/nats:\/\/nobody:%s@/|routes as a user the cluster refuses"
   "templates/_deployment.tpl|s/imagePullPolicy: {{ \$root.Values.image.pullPolicy }}/imagePullPolicy: {{ \$root.Values.image.pullPolicy }}\n          tty2: true/|a field Kubernetes does not know"
