@@ -13,6 +13,7 @@ created as the worker creates VOTES; a missing secret stops a node (exit 2).
 """
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -31,9 +32,17 @@ USERS = ["vote", "worker", "debug", "admin", "route"]
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """a free loopback port below the kernel's ephemeral range (32768-), so
+    that no outgoing connection takes it before nats-server binds it (as
+    tools/run and tests/fixture pick theirs)"""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 def http_get(port, path):
