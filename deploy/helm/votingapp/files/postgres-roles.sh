@@ -1,0 +1,1 @@
+../../../../compose/postgres/roles.sh

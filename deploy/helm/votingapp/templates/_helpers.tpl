@@ -1,0 +1,95 @@
+{{/* The name of a component's objects: <release>-<component>. */}}
+{{- define "votingapp.name" -}}
+{{- printf "%s-%s" (.root.Release.Name | trunc 40 | trimSuffix "-") .component -}}
+{{- end -}}
+
+{{- define "votingapp.selector" -}}
+app.kubernetes.io/name: votingapp
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "votingapp.labels" -}}
+{{ include "votingapp.selector" . }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/version: {{ .root.Values.image.tag | quote }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{/* The Secret that holds the nine passwords. */}}
+{{- define "votingapp.secretName" -}}
+{{- if .Values.existingSecret -}}
+{{- .Values.existingSecret -}}
+{{- else -}}
+{{- printf "%s-secrets" (.Release.Name | trunc 40 | trimSuffix "-") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* One of our images: <registry>/<name>:<tag>, as compose pushes it. */}}
+{{- define "votingapp.image" -}}
+{{- printf "%s/%s:%s" .root.Values.image.registry .name .root.Values.image.tag -}}
+{{- end -}}
+
+{{/* A pod's securityContext: non-root as uid (default 10001), seccomp. */}}
+{{- define "votingapp.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid | default 10001 }}
+runAsGroup: {{ .uid | default 10001 }}
+fsGroup: {{ .uid | default 10001 }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Every container: read-only root, no capability, no escalation. */}}
+{{- define "votingapp.containerSecurity" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid | default 10001 }}
+runAsGroup: {{ .uid | default 10001 }}
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* A volume of the Secret with only the keys a pod needs, files 0440
+     (group: the pod's fsGroup), mounted at /run/secrets as in compose. */}}
+{{- define "votingapp.secretVolume" -}}
+- name: secrets
+  secret:
+    secretName: {{ include "votingapp.secretName" .root }}
+    defaultMode: 0440
+    items:
+    {{- range .keys }}
+      - key: {{ . }}
+        path: {{ . }}
+    {{- end }}
+{{- end -}}
+
+{{/* The NATS servers, each pod by name (the headless service). */}}
+{{- define "votingapp.natsHosts" -}}
+{{- $hosts := list -}}
+{{- $name := include "votingapp.name" (dict "root" . "component" "nats") -}}
+{{- range $i := until (int .Values.nats.replicas) -}}
+{{- $hosts = append $hosts (printf "%s-%d.%s-headless:%%d" $name $i $name) -}}
+{{- end -}}
+{{- join "," $hosts -}}
+{{- end -}}
+
+{{- define "votingapp.natsUrl" -}}
+{{- $out := list -}}
+{{- range (splitList "," (include "votingapp.natsHosts" .)) -}}
+{{- $out = append $out (printf (printf "nats://%s" .) 4222) -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
+
+{{- define "votingapp.natsRoutes" -}}
+{{- $out := list -}}
+{{- range (splitList "," (include "votingapp.natsHosts" .)) -}}
+{{- $out = append $out (printf . 6222) -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
