@@ -311,7 +311,8 @@ def session_stack(tmp_path_factory):
              f"{' '.join(COMPOSE)} -p {P} down -v)")
         return
     shutil.rmtree(sdir, ignore_errors=True)
-    dc("--profile", "debug", "down", "-v", "--remove-orphans")
+    dc("--profile", "debug", "--profile", "seed", "down", "-v",
+       "--remove-orphans")
 
 
 def log_path(name):
