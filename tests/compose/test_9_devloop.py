@@ -280,6 +280,11 @@ def test_warm_start():
          f"all healthy {healthy_s + (up_s - watching_s):.0f} s after up, "
          f"every dev-loop watching {up_s:.0f} s after up"
          + (f"; vote's first build: {procs[0]}" if procs else ""))
+    rc, out = run(["docker", "stats", "--no-stream", "--format",
+                   "{{.Name}} {{.MemUsage}}"] + ids(*LOOPS))
+    info("dev: memory of the dev-loop containers (Bazel's server included): "
+         + "; ".join(" ".join(x.split()[:2]).removeprefix(f"{PD}_")
+                     for x in out.splitlines()))
     # the edited source is what vote serves again, the votes are kept
     st, err = bad_voter_answer()
     assert MARK in err, f"after down + up vote serves the edited source " \
