@@ -14,8 +14,8 @@
 # after the base stage, so that stage is the same for all three: Compose v1
 # builds each service on its own with the legacy builder, which builds every
 # stage before the target; the second and third services find the base stage
-# in the layer cache and take seconds. seed-data comes last so that no other
-# target builds it.
+# in the layer cache and take seconds. seed-data comes right after base, as
+# it needs no SERVICE (dev's build would fail without one).
 
 # ---- base: every C binary, and one root file system per image ----
 ARG DEBIAN_IMAGE=debian:bookworm
@@ -75,6 +75,13 @@ RUN set -e; r=/out/rootfs/seed-data; \
     printf 'root:x:0:\napp:x:10001:\n' > "$r/etc/group"; \
     printf 'passwd: files\ngroup: files\nhosts: files dns\n' > "$r/etc/nsswitch.conf"; \
     echo "seed-data: $(du -sh "$r" | cut -f1)"
+# ---- seed-data: casts SEED_VOTES votes through vote-ui, then exits ----
+FROM scratch AS seed-data
+LABEL org.opencontainers.image.title=votingapp-seed-data
+COPY --from=base /out/rootfs/seed-data/ /
+USER 10001:10001
+ENTRYPOINT ["/bin/sh", "/bin/seed-data"]
+
 # ---- dev: $SERVICE rebuilt from the mounted sources on change ----
 FROM base AS dev
 ARG SERVICE
@@ -96,10 +103,3 @@ EXPOSE 5000 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["/service", "--healthcheck"]
 ENTRYPOINT ["/service"]
-
-# ---- seed-data: casts SEED_VOTES votes through vote-ui, then exits ----
-FROM scratch AS seed-data
-LABEL org.opencontainers.image.title=votingapp-seed-data
-COPY --from=base /out/rootfs/seed-data/ /
-USER 10001:10001
-ENTRYPOINT ["/bin/sh", "/bin/seed-data"]

@@ -54,6 +54,20 @@ def dev(*args, timeout=None):
                cwd=os.path.join(STATE["copy"], "compose"))
 
 
+def dev_up(*args):
+    """`up -d ARGS`, again (up to 3 times, 5 s apart) when a host port
+    could not be bound: on a shared machine a client's ephemeral port can
+    hold the one we publish for a moment (up is idempotent); (rc, output)"""
+    for attempt in range(3):
+        rc, out = dev("up", "-d", *args, timeout=TIMEOUT)
+        if rc == 0 or "address already in use" not in out:
+            break
+        info(f"dev: up -d {' '.join(args)}: a host port was in use, "
+             f"again in 5 s ({tail(out, 1)})")
+        time.sleep(5)
+    return rc, out
+
+
 def ids(*svcs):
     rc, out = dev("ps", "-q", *svcs)
     return [x for x in out.split() if re.fullmatch(r"[0-9a-f]{12,}", x)] \
@@ -199,7 +213,7 @@ def test_dev_build():
 @pytest.mark.fatal
 def test_dev_up():
     t = time.time()
-    rc, out = dev("up", "-d", *DEV, timeout=TIMEOUT)
+    rc, out = dev_up(*DEV)
     assert rc == 0, f"compose.dev.yaml up -d: {tail(out, 30)}"
     ok, healthy_s, watching_s = wait_up(TIMEOUT - (time.time() - t))
     assert ok, f"dev: all healthy and every dev-loop watching within " \
@@ -252,8 +266,7 @@ def test_edit_ui_page_served():
 
 def test_scale_worker_2():
     t = time.time()
-    rc, out = dev("up", "-d", "--no-recreate", "--scale", "worker=2", *DEV,
-                  timeout=TIMEOUT)
+    rc, out = dev_up("--no-recreate", "--scale", "worker=2", *DEV)
     assert rc == 0, f"up -d --scale worker=2: {tail(out, 20)}"
     ok, _, watching_s = wait_up(TIMEOUT, workers=2)
     assert ok and len(ids("worker")) == 2, \
@@ -268,7 +281,7 @@ def test_warm_start():
     rc, out = dev("down", timeout=300)
     assert rc == 0, f"down (volumes kept): {tail(out, 10)}"
     t = time.time()
-    rc, out = dev("up", "-d", *DEV, timeout=TIMEOUT)
+    rc, out = dev_up(*DEV)
     assert rc == 0, f"up -d again: {tail(out, 20)}"
     ok, healthy_s, watching_s = wait_up(TIMEOUT)
     assert ok, "warm start: all healthy, every dev-loop watching"
