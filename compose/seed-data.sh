@@ -7,7 +7,8 @@
 # as many votes again), both options in a fixed mix spread over the run,
 # SEED_CONCURRENCY voters at a time. Each vote is one `votectl vote` (POST
 # /api/vote through vote-ui's nginx, as the page does), tried up to 3 times.
-# A POSIX shell script (dash in the image: FROM scratch, no other tool).
+# A POSIX shell script with builtins only (dash in the image, FROM scratch:
+# no mkdir, cat or rm there).
 #   SEED_VOTES        how many votes (3000), 1-1000000
 #   SEED_A_PERCENT    the share of option a, in percent (67), 0-100
 #   SEED_CONCURRENCY  voters at a time (4), 1-64
@@ -37,21 +38,19 @@ setting SEED_CONCURRENCY "$lanes" 1 64
 # this run's id: 8 hex digits of a random uuid
 read -r run </proc/sys/kernel/random/uuid
 run=${run%%-*}
-tmp=${TMPDIR:-/tmp}/seed-data.$run
-mkdir -p "$tmp" || exit 1
+tmp=${TMPDIR:-/tmp}/seed-data.$run   # lane K writes $tmp.K
 
 # The option of voter I: (I * 37) mod 100 runs over 0..99 in every 100
 # voters (37 and 100 are coprime), so exactly SEED_A_PERCENT of each hundred
 # vote a, spread over the run rather than all a first.
-
-# lane K: voters K, K+lanes, K+2*lanes, ...; writes "cast a b failed"
+# Lane K: voters K, K+lanes, K+2*lanes, ...; writes "cast a b failed".
 lane() {
   i=$1 cast=0 a=0 b=0 failed=0
   while [ "$i" -lt "$n" ]; do
     if [ $((i * 37 % 100)) -lt "$pa" ]; then o=a; else o=b; fi
     t=0
     while [ "$t" -lt 3 ]; do
-      if votectl vote "$o" --voter "seed-$run-$i" >/dev/null 2>"$tmp/err.$1"; then
+      if out=$(votectl vote "$o" --voter "seed-$run-$i" 2>&1); then
         break
       fi
       t=$((t + 1))
@@ -61,11 +60,11 @@ lane() {
       if [ "$o" = a ]; then a=$((a + 1)); else b=$((b + 1)); fi
     else
       failed=$((failed + 1))
-      [ "$failed" -le 3 ] && echo "seed-data: voter seed-$run-$i: $(cat "$tmp/err.$1" 2>/dev/null)" >&2
+      [ "$failed" -le 3 ] && echo "seed-data: voter seed-$run-$i: $out" >&2
     fi
     i=$((i + lanes))
   done
-  echo "$cast $a $b $failed" >"$tmp/lane.$1"
+  echo "$cast $a $b $failed" >"$tmp.$1"
 }
 
 read -r up0 _ </proc/uptime
@@ -79,7 +78,7 @@ wait
 
 cast=0 a=0 b=0 failed=0 k=0
 while [ "$k" -lt "$lanes" ]; do
-  if read -r c x y f <"$tmp/lane.$k"; then
+  if read -r c x y f <"$tmp.$k"; then
     cast=$((cast + c)) a=$((a + x)) b=$((b + y)) failed=$((failed + f))
   else
     echo "seed-data: lane $k did not finish" >&2
@@ -87,7 +86,6 @@ while [ "$k" -lt "$lanes" ]; do
   fi
   k=$((k + 1))
 done
-rm -rf "$tmp"
 read -r up1 _ </proc/uptime
 # /proc/uptime in seconds with 2 decimals: elapsed time in hundredths (1NN
 # - 100: no leading zero, which $(( )) would read as octal)

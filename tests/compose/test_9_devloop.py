@@ -55,16 +55,18 @@ def dev(*args, timeout=None):
 
 
 def dev_up(*args):
-    """`up -d ARGS`, again (up to 3 times, 5 s apart) when a host port
-    could not be bound: on a shared machine a client's ephemeral port can
-    hold the one we publish for a moment (up is idempotent); (rc, output)"""
-    for attempt in range(3):
+    """`up -d ARGS`, again (6 tries, 10 s apart) when a host port could
+    not be bound: where the published ports are in the ephemeral range, a
+    client socket of another program may hold one (for a minute in
+    TIME-WAIT); up is idempotent. (rc, output)"""
+    for attempt in range(6):
         rc, out = dev("up", "-d", *args, timeout=TIMEOUT)
-        if rc == 0 or "address already in use" not in out:
+        m = re.search(r"listen tcp4? [^ ]+: bind: address already in use",
+                      out)
+        if rc == 0 or not m:
             break
-        info(f"dev: up -d {' '.join(args)}: a host port was in use, "
-             f"again in 5 s ({tail(out, 1)})")
-        time.sleep(5)
+        info(f"dev: up -d: {m.group(0)}; again in 10 s")
+        time.sleep(10)
     return rc, out
 
 
