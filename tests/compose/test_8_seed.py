@@ -50,6 +50,14 @@ def seed_once(n):
     return code, last[-1] if last else tail(logs, 3), s
 
 
+def test_seed_image_builds():
+    # `up` builds only a missing image: build it from this checkout
+    t = time.time()
+    rc, out = dc(*SEED, "build", "seed-data", timeout=1800)
+    assert rc == 0, f"--profile seed build seed-data: {tail(out, 20)}"
+    info(f"seed-data image build {time.time() - t:.0f} s")
+
+
 @pytest.mark.parametrize("run_no", [1, 2])
 def test_seed_adds_n_votes(run_no):
     before = counts()
