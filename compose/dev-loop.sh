@@ -1,19 +1,28 @@
 #!/bin/bash
 # dev-loop SERVICE: the command of the root Dockerfile's dev stage. Builds
-# //SERVICE with Bazel from the sources mounted at /src, runs it, and on every change under the watched paths rebuilds and
-# restarts it (a failed build keeps the running binary). Polls once a second
-# (works with every bind mount, no inotify needed).
-#   SERVICE   vote | worker | result (default: $SERVICE)
-#   WATCH     paths under /src to watch (default below)
-#   BAZEL_FLAGS  build flags (the image sets them as its build used them)
+# //SERVICE with Bazel from the sources mounted at /src, runs it, and on
+# every change under the watched paths rebuilds and restarts it (a failed
+# build keeps the running binary). Polls once a second (works with every bind
+# mount, no inotify needed). Logs "watching" once the first build from the
+# mounted sources is served; "served" after each rebuild.
+#   SERVICE           vote | worker | result (default: $SERVICE)
+#   WATCH             paths under /src to watch (default below)
+#   BAZEL_FLAGS       build flags (the image sets them as its build used them)
+#   BAZEL_DISK_CACHE  a folder for Bazel's disk cache (compose.dev.yaml: the
+#                     volume bazel-cache, shared by every container): what
+#                     one container compiled, a new one (after `down` and
+#                     `up`, or a scaled replica) finds there instead of
+#                     compiling it again
 set -u
 svc=${1:-${SERVICE:?dev-loop: which service?}}
 src=${SRC:-/src}
 watch=${WATCH:-"WORKSPACE BUILD .bazelrc bazel proto lib $svc tools"}
 flags=${BAZEL_FLAGS:--c opt --linkopt=-Wl,--as-needed}
+[ -n "${BAZEL_DISK_CACHE:-}" ] && flags="$flags --disk_cache=$BAZEL_DISK_CACHE"
 # --symlink_prefix=/: no bazel-* links in the (host's) mounted checkout.
 bazel_build() { bazel build $flags --symlink_prefix=/ --noshow_progress --show_result=0 "//$svc" 2>&1; }
 bin=/usr/local/bin/$svc
+out=   # the built binary (bazel info bazel-bin, asked once)
 stamp=/tmp/dev-loop.stamp
 pid=
 
@@ -38,7 +47,10 @@ start_service() {
 build() {
   log "bazel build //$svc"
   if bazel_build; then
-    out=$(bazel info $flags --symlink_prefix=/ bazel-bin 2>/dev/null)/$svc/$svc
+    if [ -z "$out" ]; then
+      d=$(bazel info $flags --symlink_prefix=/ bazel-bin 2>/dev/null)
+      [ -n "$d" ] && out=$d/$svc/$svc
+    fi
     if [ -x "$bin" ] && cmp -s "$out" "$bin"; then
       log "binary unchanged"
       return 1
@@ -63,13 +75,14 @@ touch "$stamp"
 # Serve at once with the image's binary, then catch up with the mounted sources.
 [ -x "$bin" ] && start_service
 build && start_service
+log "watching $watch"
 while :; do
   sleep 1 &
   wait $!
   if changed; then
     touch "$stamp"
     log "change detected"
-    build && start_service
+    build && start_service && log "served the new build"
   elif [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null
     log "$svc exited with status $?; restarting in 2 s"

@@ -1,7 +1,8 @@
 """Fixtures and helpers of the Compose end-to-end suite (tests/compose).
 
-The modules run in file order (test_1_static.py ... test_7_lifecycle.py) and
-share one stack: a session under the compose project E2E_PROJECT, torn down
+The modules run in file order (test_1_static.py ... test_8_seed.py) and
+share one stack (test_9_devloop.py runs compose.dev.yaml as a project of its
+own): a session under the compose project E2E_PROJECT, torn down
 with `down -v` at the end unless KEEP=1. A test marked `fatal` stops the
 session when it fails (nothing after it could pass: no images, no stack).
 
@@ -311,7 +312,8 @@ def session_stack(tmp_path_factory):
              f"{' '.join(COMPOSE)} -p {P} down -v)")
         return
     shutil.rmtree(sdir, ignore_errors=True)
-    dc("--profile", "debug", "down", "-v", "--remove-orphans")
+    dc("--profile", "debug", "--profile", "seed", "down", "-v",
+       "--remove-orphans")
 
 
 def log_path(name):

@@ -31,9 +31,12 @@ def test_offline_base_images():
 
 
 def test_one_dockerfile_one_build_stage():
+    # the exercise's names: base, then the targets dev and production
+    # (docs/decisions.md); seed-data before them: the legacy builder builds
+    # every stage before the target, and seed-data has no SERVICE
     with open(os.path.join(ROOT, "Dockerfile")) as f:
         stages = re.findall(r"^FROM \S+ AS (\S+)$", f.read(), re.M)
-    want = ["build", "service", "dev"]
+    want = ["base", "seed-data", "dev", "production"]
     copies = [svc for svc in ("vote", "worker", "result")
               if os.path.exists(os.path.join(ROOT, svc, "Dockerfile"))]
     assert stages == want and not copies, \
@@ -323,9 +326,27 @@ def test_depends_on(cfg):
 
 
 def test_every_service_has_a_healthcheck(cfg):
+    # but seed-data: a job that ends (test_seed_data_job)
     name, s = cfg
-    assert all(healthcheck_of(x) for x in s.values()), \
+    assert all(healthcheck_of(x) for k, x in s.items() if k != "seed-data"), \
         f"{name}: every service has a healthcheck"
+
+
+def test_seed_data_job(cfg):
+    name, s = cfg
+    x = s.get("seed-data", {})
+    b = x.get("build") or {}
+    env = x.get("environment") or {}
+    assert x.get("profiles") == ["seed"] and b.get("target") == "seed-data" \
+        and str(x.get("restart")) == "no" \
+        and ((x.get("healthcheck") or {}).get("disable") is True   # v2
+             or healthcheck_of(x) == ["NONE"]) \
+        and deps(x) == {"vote-ui": "service_healthy"} \
+        and nets(x) == ["front-tier"] \
+        and env.get("VOTE_URL") == "http://vote-ui:8080" \
+        and str(env.get("SEED_VOTES")) == "3000", \
+        f"{name}: seed-data, a job of the seed profile (target seed-data), " \
+        "votes through vote-ui on front-tier, 3000 by default"
 
 
 def test_redis_healthcheck(cfg):
@@ -377,7 +398,7 @@ def test_nats_box_debug_profile(cfg):
 def test_build_target(cfg, svc):
     name, s = cfg
     b = s[svc].get("build") or {}
-    want = "service" if name == "compose.yaml" else "dev"
+    want = "production" if name == "compose.yaml" else "dev"
     assert (b.get("target"), b.get("dockerfile"), (b.get("args") or {}).get("SERVICE")) \
         == (want, "Dockerfile", svc), \
         f"{name}: {svc} builds the root Dockerfile, target {want}, SERVICE={svc}"
