@@ -7,16 +7,22 @@
 # as many votes again), both options in a fixed mix spread over the run,
 # SEED_CONCURRENCY voters at a time. Each vote is one `votectl vote` (POST
 # /api/vote through vote-ui's nginx, as the page does), tried up to 3 times.
+# A crowd comes from many addresses, and vote limits votes per address
+# (VOTE_RATE_PER_MIN): so each voter comes from an address of its own, as
+# traefik would forward it, through vote-ui's proxy listener (8081, which
+# appends to X-Forwarded-For) with `votectl vote --from`: 198.18.0.0/15,
+# the block set aside for benchmarks (RFC 2544), which no real client has.
+# Nothing is sent to those addresses; they are only named in a header.
 # A POSIX shell script with builtins only (dash in the image, FROM scratch:
 # no mkdir, cat or rm there).
 #   SEED_VOTES        how many votes (3000), 1-1000000
 #   SEED_A_PERCENT    the share of option a, in percent (67), 0-100
 #   SEED_CONCURRENCY  voters at a time (4), 1-64
-#   VOTE_URL          where vote-ui is (http://vote-ui:8080)
+#   VOTE_URL          vote-ui's proxy listener (http://vote-ui:8081)
 # Prints one line per lane and a summary; exits 0 when every vote was
 # answered 200, 1 when some were not, 2 on a bad setting (named).
 set -u
-export VOTE_URL="${VOTE_URL:-http://vote-ui:8080}"
+export VOTE_URL="${VOTE_URL:-http://vote-ui:8081}"
 
 # setting NAME VALUE MIN MAX: VALUE, an integer in [MIN, MAX], or exit 2
 setting() {
@@ -50,7 +56,9 @@ lane() {
     if [ $((i * 37 % 100)) -lt "$pa" ]; then o=a; else o=b; fi
     t=0
     while [ "$t" -lt 3 ]; do
-      if out=$(votectl vote "$o" --voter "seed-$run-$i" 2>&1); then
+      # voter I's address: 198.18.0.0 + I mod 131072
+      from=198.$((18 + i / 65536 % 2)).$((i / 256 % 256)).$((i % 256))
+      if out=$(votectl vote "$o" --voter "seed-$run-$i" --from "$from" 2>&1); then
         break
       fi
       t=$((t + 1))

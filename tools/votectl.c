@@ -2,6 +2,9 @@
  *
  *   votectl sub 'votes.*'        each message, VoteCast decoded, one JSON line
  *   votectl vote a --voter ID    casts a vote through vote's HTTP API
+ *          [--from ADDR]         as a browser at ADDR behind a proxy would
+ *                                (X-Forwarded-For: ADDR; vote counts it
+ *                                only from a trusted proxy: compose/seed)
  *   votectl stats [--json]       streams, the worker consumer, tallies and
  *                                dead letters: a table, or one JSON line
  *   votectl deadletters [--json] each dead letter with its reason
@@ -34,6 +37,7 @@
 #include <libpq-fe.h>
 #include <nats/nats.h>
 
+#include "lib/clientaddr/clientaddr.h"
 #include "lib/config/config.h"
 #include "lib/jspull/jspull.h"
 #include "lib/natsconn/natsconn.h"
@@ -171,14 +175,27 @@ static int cmd_sub(const char *subject)
     return s == NATS_OK || s == NATS_TIMEOUT ? 0 : 1;
 }
 
-static int cmd_vote(const char *option, const char *voter)
+/* voter, from: NULL when not given. from must be an address (it goes into
+ * a header: nothing else may). */
+static int cmd_vote(const char *option, const char *voter, const char *from)
 {
     struct config_url u;
+    struct clientaddr addr;
     struct mg_connection *c;
-    char ebuf[256], reply[1024], *body;
+    char ebuf[256], reply[1024], xff[CLIENTADDR_TEXT_MAX + 24] = "", *body;
     int n, got = 0, status;
     json_t *req;
 
+    if (from) {
+        if (clientaddr_parse(from, &addr)) {
+            fprintf(stderr,
+                    "votectl: vote --from \"%.64s\": an IPv4 or IPv6 "
+                    "address expected\n",
+                    from);
+            return CONFIG_EXIT;
+        }
+        snprintf(xff, sizeof(xff), "X-Forwarded-For: %s\r\n", from);
+    }
     if (config_url("VOTE_URL", "http://127.0.0.1:5000", "http", 80, &u))
         return CONFIG_EXIT;
     req = voter ? json_pack("{s:s,s:s}", "vote", option, "voter_id", voter)
@@ -190,10 +207,10 @@ static int cmd_vote(const char *option, const char *voter)
     n = (int)strlen(body);
     mg_init_library(0);
     c = mg_download(u.host, u.port, 0, ebuf, sizeof(ebuf),
-                    "POST /api/vote HTTP/1.0\r\nHost: %s\r\n"
+                    "POST /api/vote HTTP/1.0\r\nHost: %s\r\n%s"
                     "Content-Type: application/json\r\n"
                     "Content-Length: %d\r\n\r\n%s",
-                    u.host, n, body);
+                    u.host, xff, n, body);
     free(body);
     if (!c)
         return unreachable("VOTE_URL", u.raw, ebuf);
@@ -789,10 +806,29 @@ static int cmd_pull(const char *count)
     return 0;
 }
 
+static int usage(void);
+
+/* votectl vote OPTION, then argv[0..argc-1]: [--voter ID] [--from ADDR]. */
+static int vote_args(int argc, char **argv, const char *option)
+{
+    const char *voter = NULL, *from = NULL;
+    int i;
+
+    for (i = 0; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--voter") == 0 && !voter)
+            voter = argv[i + 1];
+        else if (strcmp(argv[i], "--from") == 0 && !from)
+            from = argv[i + 1];
+        else
+            return usage();
+    }
+    return i == argc ? cmd_vote(option, voter, from) : usage();
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: votectl sub SUBJECT\n"
-                    "       votectl vote OPTION [--voter ID]\n"
+                    "       votectl vote OPTION [--voter ID] [--from ADDR]\n"
                     "       votectl stats [--json]\n"
                     "       votectl deadletters [--json]\n"
                     "       votectl load COUNT PREFIX\n"
@@ -810,11 +846,8 @@ int main(int argc, char **argv)
         endpoints_load(endpoints);
     if (argc == 3 && strcmp(argv[1], "sub") == 0)
         rc = cmd_sub(argv[2]);
-    else if (argc == 3 && strcmp(argv[1], "vote") == 0)
-        rc = cmd_vote(argv[2], NULL);
-    else if (argc == 5 && strcmp(argv[1], "vote") == 0 &&
-             strcmp(argv[3], "--voter") == 0)
-        rc = cmd_vote(argv[2], argv[4]);
+    else if (argc >= 3 && strcmp(argv[1], "vote") == 0)
+        rc = vote_args(argc - 3, argv + 3, argv[2]);
     else if (argc == 4 && strcmp(argv[1], "load") == 0)
         rc = cmd_load(argv[2], argv[3]);
     else if (argc == 3 && strcmp(argv[1], "pull") == 0)

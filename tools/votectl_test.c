@@ -3,8 +3,10 @@
  * a backlog into the stream, `stats` reports it (a table, or JSON),
  * `deadletters` lists dead letters with their reason, and a votectl
  * installed the way tools/run does finds its stack without NATS_URL. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -436,10 +439,40 @@ static void test_votectl_usage(void **state)
     assert_int_equal(WEXITSTATUS(status), 2);
 }
 
+/* vote --from puts an address into a header, and nothing else: a value
+ * with a line break (a header of its own) or that is no address exits 2
+ * before any connection is made. */
+static void test_votectl_vote_from_is_an_address(void **state)
+{
+    char *bad[] = {"1.2.3.4\r\nX-Injected: 1", "nope", "1.2.3.4, 5.6.7.8"};
+    char out[512], err[512], url[64];
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), i;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
+    setenv("VOTE_URL", url, 1);
+    for (i = 0; i < 3; i++) {
+        char *argv[] = {"votectl", "vote", "a", "--from", bad[i], NULL};
+
+        assert_int_equal(
+            run_at("tools/votectl", nats.url, argv, out, err, sizeof(out)), 2);
+        assert_non_null(strstr(err, "an IPv4 or IPv6 address expected"));
+    }
+    unsetenv("VOTE_URL");
+    assert_int_equal(accept(lfd, NULL, NULL), -1); /* nothing connected */
+    close(lfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_votectl_sub_decodes_votecast),
+        cmocka_unit_test(test_votectl_vote_from_is_an_address),
         cmocka_unit_test(test_votectl_load_then_stats),
         cmocka_unit_test(test_votectl_stats_table),
         cmocka_unit_test(test_votectl_deadletters),

@@ -343,10 +343,10 @@ def test_seed_data_job(cfg):
              or healthcheck_of(x) == ["NONE"]) \
         and deps(x) == {"vote-ui": "service_healthy"} \
         and nets(x) == ["front-tier"] \
-        and env.get("VOTE_URL") == "http://vote-ui:8080" \
+        and env.get("VOTE_URL") == "http://vote-ui:8081" \
         and str(env.get("SEED_VOTES")) == "3000", \
         f"{name}: seed-data, a job of the seed profile (target seed-data), " \
-        "votes through vote-ui on front-tier, 3000 by default"
+        "votes through vote-ui's proxy listener on front-tier, 3000 by default"
 
 
 def test_redis_healthcheck(cfg):
