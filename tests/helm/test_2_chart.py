@@ -221,6 +221,28 @@ def test_trusted_proxies_set(default, tmp_path):
     assert _env(objs, "vote")["VOTE_TRUSTED_PROXIES"] == sixteen
 
 
+@pytest.mark.parametrize("key", ["trustedProxies", "vote.ratePerMin",
+                                 "vote.rateBurst", "result.maxPerAddr"])
+def test_values_of_an_older_chart(key):
+    """`helm upgrade --reuse-values` keeps the values of the release's older
+    chart, which lack the keys added since: helm names the missing key
+    (null removes it, as it is missing there) instead of rendering
+    "<nil>" or stopping on a message about something else."""
+    p = chart.run([chart.HELM, "template", chart.RELEASE, str(chart.CHART),
+                   "--set", f"{key}=null"])
+    assert p.returncode != 0
+    assert f"{key}: not set; an upgrade with --reuse-values" in p.stderr, p.stderr
+
+
+def test_result_max_clients_is_gone():
+    """RESULT_MAX_CLIENTS is not set (stack.yaml sizes result to its limits):
+    an older release's result.maxClients, reapplied by an upgrade, stops
+    helm instead of being ignored."""
+    p = chart.run([chart.HELM, "template", chart.RELEASE, str(chart.CHART),
+                   "--set", "result.maxClients=2000"])
+    assert p.returncode != 0 and "result.maxClients: no longer a value" in p.stderr
+
+
 @pytest.mark.parametrize("value,error", [
     ("", "trustedProxies: empty"),
     ("ingress-nginx", '"ingress-nginx" is not an address'),

@@ -99,6 +99,7 @@ seccompProfile:
      client would count as the UI pod's own address; a name or a typo would
      stop vote and result at start (exit 2): the chart says so first. */}}
 {{- define "votingapp.trustedProxies" -}}
+{{- include "votingapp.required" (dict "name" "trustedProxies" "value" .Values.trustedProxies) -}}
 {{- $list := .Values.trustedProxies | toString | trim -}}
 {{- $entries := splitList "," $list -}}
 {{- if not $list -}}
@@ -115,9 +116,19 @@ seccompProfile:
 {{- $list -}}
 {{- end -}}
 
+{{/* A value this chart's values.yaml has, missing (.name, .value): an
+     upgrade with --reuse-values keeps the values of the release's older
+     chart, without the keys added since. */}}
+{{- define "votingapp.required" -}}
+{{- if kindIs "invalid" .value -}}
+{{- fail (printf "%s: not set; an upgrade with --reuse-values keeps an older chart's values, without this one: use --reset-then-reuse-values" .name) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* A whole number of the values, as text for an environment variable:
      .name (for the error), .value, .min, .max, .empty (allow ""). */}}
 {{- define "votingapp.count" -}}
+{{- include "votingapp.required" . -}}
 {{- $v := .value -}}
 {{- $s := toString $v -}}
 {{- if kindIs "float64" $v -}}
