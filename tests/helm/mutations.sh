@@ -34,6 +34,14 @@ mutations=(
   "templates/secret.yaml|/{{- fail (printf \"existingSecret/d|an existingSecret without every key accepted"
   "files/nats-entrypoint.sh|/authorization { user: route/d|routes without authentication"
   "files/nats-entrypoint.sh|s/nats:\/\/route:%s@/nats:\/\/nobody:%s@/|routes as a user the cluster refuses"
+  "templates/ingress.yaml|s/name: http-proxied/name: http/|the Ingress on nginx's direct listener (X-Forwarded-For replaced)"
+  "templates/networkpolicy.yaml|s/\"port\" (int (include \"votingapp.uiProxiedPort\" .))/\"port\" 8080/g|the ingress controller let in on the direct listener"
+  "templates/_deployment.tpl|0,/port: http\$/s//port: {{ if .nginx }}http-proxied{{ else }}http{{ end }}/|the UIs' readiness probe on the ingress controller's listener"
+  "templates/services.yaml|s/\"VOTE_TRUSTED_PROXIES\" \"value\" (include \"votingapp.trustedProxies\" .)/\"VOTE_TRUSTED_PROXIES\" \"value\" \"127.0.0.1\"/|vote trusts only its own loopback"
+  "templates/services.yaml|/if hasKey .Values.result \"maxClients\"/,+2d|an older release's result.maxClients ignored"
+  "values.yaml|s/ratePerMin: 120/ratePerMin: 0/|no limit of votes per address"
+  "templates/_helpers.tpl|s/gt (len \$entries) 16/gt (len \$entries) 17/|17 trusted proxies accepted"
+  "templates/_helpers.tpl|s/{{- \$s = toString (int64 \$v) -}}//|a whole number of a values file rendered as a float"
   "templates/_deployment.tpl|s/imagePullPolicy: {{ \$root.Values.image.pullPolicy }}/imagePullPolicy: {{ \$root.Values.image.pullPolicy }}\n          tty2: true/|a field Kubernetes does not know"
 )
 for m in "${mutations[@]}"; do

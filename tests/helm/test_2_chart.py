@@ -21,7 +21,9 @@ SERVICES_OF = {c: STACK["services"]["nats-1" if c == "nats" else c]
 # may open a connection to whom. "ingress" is the ingress controller,
 # "prometheus" the scraper (when metrics are on).
 EDGES = {
-    ("ingress", "vote-ui", 8080), ("ingress", "result-ui", 8080),
+    # 8081: nginx's listener for the proxy in front (ui/*/nginx.conf); 8080,
+    # the direct one, is the kubelet's (probes), which no policy stops
+    ("ingress", "vote-ui", 8081), ("ingress", "result-ui", 8081),
     ("vote-ui", "vote", 5000), ("result-ui", "result", 5000),
     ("vote", "redis", 6379), ("vote", "nats", 4222),
     ("worker", "nats", 4222), ("worker", "db", 5432),
@@ -164,7 +166,8 @@ def test_environment_as_compose(default):
         want = set(SERVICES_OF[c].get("environment") or {})
         got = {e["name"] for ct in containers(w) for e in ct.get("env", [])}
         assert got == want | extra.get(c, set()), c
-    env = {component(w): {e["name"]: e.get("value") for e in containers(w)[0].get("env", [])}
+    # a variable without value (or valueFrom) is set, empty
+    env = {component(w): {e["name"]: e.get("value", "") for e in containers(w)[0].get("env", [])}
            for w in workloads(default)}
     for c in ("vote", "worker"):
         assert env[c]["NATS_REPLICAS"] == "3"
@@ -173,6 +176,116 @@ def test_environment_as_compose(default):
     assert env["worker"]["POSTGRES_USER"] == "worker"
     assert env["result"]["POSTGRES_USER"] == "result"
     assert env["vote"]["REDIS_USER"] == "vote"
+    # the limits per address: stack.yaml's defaults (${NAME:-default})
+    for c, names in (("vote", ("VOTE_RATE_PER_MIN", "VOTE_RATE_BURST")),
+                     ("result", ("RESULT_MAX_PER_ADDR",))):
+        for n in names:
+            m = re.fullmatch(r"\$\{%s:-([^}]*)\}" % n,
+                             str(SERVICES_OF[c]["environment"][n]))
+            assert m, f"stack.yaml: {n}={SERVICES_OF[c]['environment'][n]}"
+            assert env[c][n] == m.group(1), f"{c}: {n}={env[c][n]!r}"
+    assert (env["vote"]["VOTE_RATE_PER_MIN"], env["vote"]["VOTE_RATE_BURST"]) == ("120", "300")
+    assert env["result"]["RESULT_MAX_PER_ADDR"] == ""   # a quarter of the viewers
+    assert "RESULT_MAX_CLIENTS" not in env["result"]      # sized to the pod
+
+
+def _env(objs, c):
+    return {e["name"]: e.get("value", "")   # no value: set, empty
+            for e in containers(get(objs, "Deployment", name(c)))[0].get("env", [])}
+
+
+def _values_file(tmp_path, values):
+    """-f of a values file holding `values` (a list in --set needs escapes)."""
+    f = tmp_path / "values.yaml"
+    f.write_text(yaml.safe_dump(values))
+    return ["-f", str(f)]
+
+
+def test_trusted_proxies_set(default, tmp_path):
+    """vote and result trust the pods in front of them (the UIs' nginx and
+    the ingress controller): trustedProxies, 10.0.0.0/8 by default, which
+    holds the usual pod CIDRs; set once, it is both services'."""
+    import ipaddress
+    vote, result = _env(default, "vote"), _env(default, "result")
+    assert vote["VOTE_TRUSTED_PROXIES"] == result["RESULT_TRUSTED_PROXIES"] \
+        == values_of("default")["trustedProxies"] == "10.0.0.0/8"
+    block = ipaddress.ip_network(vote["VOTE_TRUSTED_PROXIES"])
+    for pods in ("10.244.0.0/16", "10.42.0.0/16"):   # kind/flannel, k3s
+        assert ipaddress.ip_network(pods).subnet_of(block), pods
+    mine = "10.244.0.0/16, fd00:10:244::/56"
+    objs = chart.render(_values_file(tmp_path, {"trustedProxies": mine}))
+    assert _env(objs, "vote")["VOTE_TRUSTED_PROXIES"] == mine
+    assert _env(objs, "result")["RESULT_TRUSTED_PROXIES"] == mine
+    sixteen = ",".join(f"10.{i}.0.0/16" for i in range(16))
+    objs = chart.render(_values_file(tmp_path, {"trustedProxies": sixteen}))
+    assert _env(objs, "vote")["VOTE_TRUSTED_PROXIES"] == sixteen
+
+
+@pytest.mark.parametrize("key", ["trustedProxies", "vote.ratePerMin",
+                                 "vote.rateBurst", "result.maxPerAddr"])
+def test_values_of_an_older_chart(key):
+    """`helm upgrade --reuse-values` keeps the values of the release's older
+    chart, which lack the keys added since: helm names the missing key
+    (null removes it, as it is missing there) instead of rendering
+    "<nil>" or stopping on a message about something else."""
+    p = chart.run([chart.HELM, "template", chart.RELEASE, str(chart.CHART),
+                   "--set", f"{key}=null"])
+    assert p.returncode != 0
+    assert f"{key}: not set; an upgrade with --reuse-values" in p.stderr, p.stderr
+
+
+def test_result_max_clients_is_gone():
+    """RESULT_MAX_CLIENTS is not set (stack.yaml sizes result to its limits):
+    an older release's result.maxClients, reapplied by an upgrade, stops
+    helm instead of being ignored."""
+    p = chart.run([chart.HELM, "template", chart.RELEASE, str(chart.CHART),
+                   "--set", "result.maxClients=2000"])
+    assert p.returncode != 0 and "result.maxClients: no longer a value" in p.stderr
+
+
+@pytest.mark.parametrize("value,error", [
+    ("", "trustedProxies: empty"),
+    ("ingress-nginx", '"ingress-nginx" is not an address'),
+    ("10.0.0.0/8,,192.168.0.0/16", '"" is not an address'),
+    (",".join(f"10.{i}.0.0/16" for i in range(17)), "17 entries, at most 16"),
+])
+def test_trusted_proxies_refused(tmp_path, value, error):
+    """What vote and result would refuse at start (exit 2), or an empty list
+    (every client the UI pod's address), stops helm with the value's name."""
+    p = chart.run([chart.HELM, "template", chart.RELEASE, str(chart.CHART),
+                   *_values_file(tmp_path, {"trustedProxies": value})])
+    assert p.returncode != 0 and error in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("key,value,var,want", [
+    ("vote.ratePerMin", "0", "VOTE_RATE_PER_MIN", "0"),        # no limit
+    ("vote.ratePerMin", "1000000", "VOTE_RATE_PER_MIN", "1000000"),
+    ("vote.rateBurst", "1", "VOTE_RATE_BURST", "1"),
+    ("vote.rateBurst", "1000000", "VOTE_RATE_BURST", "1000000"),
+    ("result.maxPerAddr", "0", "RESULT_MAX_PER_ADDR", "0"),    # no cap
+    ("result.maxPerAddr", "4000", "RESULT_MAX_PER_ADDR", "4000"),
+    ("vote.ratePerMin", "1000001", None, "vote.ratePerMin: 1000001, not within 0..1000000"),
+    ("vote.rateBurst", "0", None, "vote.rateBurst: 0, not within 1..1000000"),
+    ("vote.ratePerMin", "-1", None, 'vote.ratePerMin: "-1" is not a whole number'),
+    ("vote.rateBurst", "1.5", None, 'vote.rateBurst: "1.5" is not a whole number'),
+    ("result.maxPerAddr", "lots", None, 'result.maxPerAddr: "lots" is not a whole number'),
+    ("result.maxPerAddr", "1000001", None, "result.maxPerAddr: 1000001, not within 0..1000000"),
+])
+def test_limits_per_address_values(tmp_path, key, value, var, want):
+    """The values behind VOTE_RATE_*, RESULT_MAX_PER_ADDR, from a values
+    file (YAML numbers, which Helm reads as floats: 1000000 must not become
+    1e+06) and --set; out of vote's and result's own ranges, helm stops."""
+    section, field = key.split(".")
+    from_file = _values_file(tmp_path, {section: {field: yaml.safe_load(value)}})
+    for args in (from_file, ["--set", f"{key}={value}"]):
+        p = chart.run([chart.HELM, "template", chart.RELEASE, str(chart.CHART),
+                       *args])
+        if var is None:
+            assert p.returncode != 0 and want in p.stderr, (args, p.stderr)
+            continue
+        assert p.returncode == 0, p.stderr
+        objs = [d for d in yaml.safe_load_all(p.stdout) if d]
+        assert _env(objs, section)[var] == want, args
 
 
 def _port(container, ref):
@@ -375,8 +488,110 @@ def test_ui_nginx_conf_for_kubernetes(default):
         strip = lambda t: [l for l in t.splitlines()
                            if "resolver" not in l and "$upstream http" not in l]
         assert strip(conf) == strip(original)
+        # every server block (one, on both listeners) has the cluster's
+        # upstream; the resolver is the http block's, for all of them
+        servers = re.split(r"^\s*server \{", conf, flags=re.M)[1:]
+        assert servers
+        for block in servers:
+            assert re.search(r"set \$upstream http://[^.]+\.votingapp\.svc\.", block)
+            assert f"http://{svc}:5000" not in block
+        assert {8080, 8081} <= forwarded_for_by_port(conf)[1]
+        assert conf.count("resolver ") == 1 and "resolver kube-dns" in conf
     assert "location = /api/results/ws" in \
         get(default, "ConfigMap", name("result-ui"))["data"]["nginx.conf"]
+
+
+def forwarded_for_by_port(conf):
+    """nginx.conf's map of $server_port to the X-Forwarded-For it sends on:
+    {port or "default": value}, and the ports it listens on."""
+    m = re.search(r"map \$server_port \$forwarded_for \{([^}]*)\}", conf)
+    assert m, "no map of $server_port to $forwarded_for"
+    entries = dict(re.findall(r"^\s*(\S+)\s+(\S+);", m.group(1), re.M))
+    listens = {int(p) for p in re.findall(r"^\s*listen (\d+);", conf, re.M)}
+    return entries, listens
+
+
+def _forwarded_for_on(entries, port):
+    return entries.get(str(port), entries["default"])
+
+
+def _container_port(objs, component_, ref):
+    """A Service's targetPort (name or number) as the number in the pod."""
+    return _port(containers(get(objs, "Deployment", name(component_)))[0], ref)
+
+
+@pytest.mark.parametrize("variant", ["default", "values-production.yaml",
+                                     "values-small.yaml"])
+def test_ingress_backend_is_the_ui_append_listener(renders, variant):
+    """The Ingress reaches each UI's nginx on the listener that appends the
+    ingress controller's address to the X-Forwarded-For it wrote
+    ($proxy_add_x_forwarded_for), so vote and result count the client; the
+    probes stay on the direct listener, which replaces the header with the
+    peer's address (a client's own header counts for nothing there)."""
+    objs = renders[variant]
+    (ing,) = chart.by_kind(objs, "Ingress")
+    seen = set()
+    for rule in ing["spec"]["rules"]:
+        backend = rule["http"]["paths"][0]["backend"]["service"]
+        svc = get(objs, "Service", backend["name"])
+        ui = component(svc)
+        (sp,) = [p for p in svc["spec"]["ports"]
+                 if p["name"] == backend["port"].get("name")
+                 or p["port"] == backend["port"].get("number")]
+        port = _container_port(objs, ui, sp["targetPort"])
+        conf = get(objs, "ConfigMap", name(ui))["data"]["nginx.conf"]
+        entries, listens = forwarded_for_by_port(conf)
+        assert port in listens, f"{ui}: nginx does not listen on {port}"
+        assert _forwarded_for_on(entries, port) == "$proxy_add_x_forwarded_for", \
+            f"{ui}: the Ingress's port {port} does not append"
+        ct = containers(get(objs, "Deployment", name(ui)))[0]
+        for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+            probe = _port(ct, ct[kind]["httpGet"]["port"])
+            assert probe in listens and probe != port, f"{ui}: {kind} on {probe}"
+            assert _forwarded_for_on(entries, probe) == "$remote_addr", f"{ui}: {kind}"
+        seen.add(ui)
+    assert seen == {"vote-ui", "result-ui"}
+
+
+def test_ui_services_expose_both_listeners(default):
+    """The UIs' Services: http (8080, direct: kubectl port-forward) and
+    http-proxied (8081, the Ingress's backend); the others, http only."""
+    for c in chart.STATELESS:
+        ports = {p["name"]: (p["port"], p["targetPort"])
+                 for p in get(default, "Service", name(c))["spec"]["ports"]}
+        if c.endswith("-ui"):
+            assert ports == {"http": (8080, "http"),
+                             "http-proxied": (8081, "http-proxied")}, c
+            assert {_container_port(default, c, t) for _, t in ports.values()} \
+                == {8080, 8081}
+        else:
+            assert set(ports) == {"http"}, c
+
+
+@pytest.mark.parametrize("expr,error", [
+    (r"s/listen 8081;/listen 8082;/", "no listen 8081;"),
+    (r"s/listen 8080;//", "no listen 8080;"),
+    (r"s/8081    \$proxy_add_x_forwarded_for;/8081    $remote_addr;/",
+     "port 8081 does not append to X-Forwarded-For"),
+    (r"s/default \$remote_addr;/default $proxy_add_x_forwarded_for;/",
+     "the direct port does not replace X-Forwarded-For"),
+    (r"s/resolver 127.0.0.11 valid=10s ipv6=off;/resolver 127.0.0.11;/",
+     "no Docker resolver line to replace"),
+])
+@pytest.mark.parametrize("ui", ["vote-ui", "result-ui"])
+def test_chart_refuses_an_nginx_conf_it_does_not_fit(tmp_path, ui, expr, error):
+    """The chart names 8080 and 8081 in its Deployments, Services, Ingress
+    and NetworkPolicies: if ui/*/nginx.conf stops listening there, or 8081
+    stops appending, helm stops instead of routing to the wrong listener."""
+    copy = tmp_path / "votingapp"
+    shutil.copytree(chart.CHART, copy, symlinks=False)
+    conf = copy / "files" / f"{ui}-nginx.conf"
+    before = conf.read_text()
+    subprocess.run(["sed", "-i", expr, str(conf)], check=True)
+    assert conf.read_text() != before, f"{expr} changed nothing"
+    p = chart.run([chart.HELM, "template", chart.RELEASE, str(copy)])
+    assert p.returncode != 0 and f"files/{ui}-nginx.conf: {error}" in p.stderr, \
+        p.stderr[-500:]
 
 
 def test_ingress_hosts_and_websocket(renders):
@@ -387,8 +602,8 @@ def test_ingress_hosts_and_websocket(renders):
         hosts = {r["host"]: r["http"]["paths"][0]["backend"]["service"]
                  for r in ing["spec"]["rules"]}
         assert hosts == {
-            f"vote.{v['domain']}": {"name": name("vote-ui"), "port": {"name": "http"}},
-            f"result.{v['domain']}": {"name": name("result-ui"), "port": {"name": "http"}}}
+            f"vote.{v['domain']}": {"name": name("vote-ui"), "port": {"name": "http-proxied"}},
+            f"result.{v['domain']}": {"name": name("result-ui"), "port": {"name": "http-proxied"}}}
         a = ing["metadata"]["annotations"]
         assert int(a["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
     (ing,) = chart.by_kind(renders["values-production.yaml"], "Ingress")

@@ -2,7 +2,9 @@
 One stateless service as a Deployment: .root, .component, .image, .port,
 .values (replicas, resources), .env (YAML list), .secrets (the keys it
 mounts at /run/secrets), .nginx (mounts its ConfigMap's nginx.conf and a
-/tmp), .metrics (prometheus.io annotations), .grace (seconds).
+/tmp; its second listener, for the ingress controller, is the port
+"http-proxied": see configmap.yaml), .metrics (prometheus.io annotations),
+.grace (seconds). The probes use "http", the direct port.
 */ -}}
 {{- define "votingapp.deployment" -}}
 {{- $root := .root -}}
@@ -60,6 +62,11 @@ spec:
             - name: http
               containerPort: {{ .port }}
               protocol: TCP
+            {{- if .nginx }}
+            - name: http-proxied
+              containerPort: {{ include "votingapp.uiProxiedPort" . }}
+              protocol: TCP
+            {{- end }}
           readinessProbe:
             httpGet:
               path: {{ if .nginx }}/healthz{{ else }}/readyz{{ end }}
