@@ -15,6 +15,7 @@
 
 #include "lib/http/http.h"
 #include "lib/log/log.h"
+#include "lib/mono/mono.h"
 #include "result/loop.h"
 #include "result/wsproto.h"
 
@@ -28,6 +29,8 @@ struct api {
     atomic_long sock_off; /* where civetweb keeps the socket; -1 unknown */
     int n_trusted;        /* RESULT_TRUSTED_PROXIES */
     struct clientaddr_net trusted[CLIENTADDR_MAX_TRUSTED];
+    _Atomic int64_t last_refused_log; /* ws_refused: once a second */
+    atomic_long refused_quiet;        /* refusals since that line */
 };
 
 static int is_get(struct mg_connection *c)
@@ -181,15 +184,23 @@ static const char *client_of(const struct api *a,
     return clientaddr_format(&who, out, CLIENTADDR_TEXT_MAX);
 }
 
-static void refuse(struct mg_connection *c, int rc, const char *client)
+/* Answers 503. One ws_refused line a second at most, with the number of
+ * refusals it stands for: a flood of sockets must not flood the log. */
+static void refuse(struct api *a, struct mg_connection *c, int rc,
+                   const char *client)
 {
     const char *why = rc == -EBUSY    ? "too many clients"
                       : rc == -EUSERS ? "too many clients from your address"
                                       : "try again later";
     char q[80];
 
-    log_warn("ws_refused", "\"error\":%d,\"why\":\"%s\",\"client\":%s", rc, why,
-             log_quote(q, sizeof(q), client));
+    if (mono_due(&a->last_refused_log, 1000))
+        log_warn("ws_refused",
+                 "\"error\":%d,\"why\":\"%s\",\"client\":%s,\"refused\":%ld",
+                 rc, why, log_quote(q, sizeof(q), client),
+                 atomic_exchange(&a->refused_quiet, 0) + 1);
+    else
+        atomic_fetch_add(&a->refused_quiet, 1);
     http_send_json(c, 503, json_pack("{s:s}", "error", why),
                    "Retry-After: 1\r\n");
 }
@@ -222,7 +233,7 @@ static int on_ws_connect(const struct mg_connection *cc, void *arg)
     client = client_of(a, mg_get_request_info(c), who);
     rc = loop_reserve(a->loop, client, &v);
     if (rc) {
-        refuse(c, rc, client);
+        refuse(a, c, rc, client);
         return 1;
     }
     fd = take_socket(fd);

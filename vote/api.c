@@ -66,15 +66,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* 1 at most once a second per slot: errors at 30,000/s must not flood. */
-static int log_due(_Atomic int64_t *last)
-{
-    int64_t now = mono_ms(), prev = atomic_load(last);
-
-    return now - prev >= 1000 &&
-           atomic_compare_exchange_strong(last, &prev, now);
-}
-
 static int register_metrics(struct api *a, struct metrics *m)
 {
     char name[64];
@@ -205,7 +196,7 @@ static int publish(struct api *a, const struct ballot *b, const char *msg_id)
 static void publish_failed(struct api *a, int rc)
 {
     metrics_add(a->publish_errors, 1);
-    if (log_due(&a->last_pub_log))
+    if (mono_due(&a->last_pub_log, 1000))
         log_warn("publish_failed", "\"error\":\"%s\",\"answer\":503",
                  strerror(-rc));
 }
@@ -260,7 +251,7 @@ static int over_limit(struct api *a, struct mg_connection *c)
         return 0;
     metrics_add(a->rate_limited, 1);
     clientaddr_format(&who, shown, sizeof(shown));
-    if (log_due(&a->last_limit_log))
+    if (mono_due(&a->last_limit_log, 1000))
         log_warn("rate_limited", "\"client\":%s,\"retry_after_s\":%u",
                  log_quote(q, sizeof(q), shown), wait);
     snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", wait);

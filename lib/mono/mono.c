@@ -23,6 +23,14 @@ struct timespec mono_deadline(unsigned ms)
     return ts;
 }
 
+int mono_due(_Atomic int64_t *last, unsigned ms)
+{
+    int64_t now = mono_ms(), prev = atomic_load(last);
+
+    return (prev == 0 || now - prev >= (int64_t)ms) &&
+           atomic_compare_exchange_strong(last, &prev, now);
+}
+
 void mono_sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

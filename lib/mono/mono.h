@@ -4,6 +4,7 @@
 #ifndef LIB_MONO_H
 #define LIB_MONO_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -15,5 +16,10 @@ struct timespec mono_deadline(unsigned ms);
 
 /* Sleeps ms milliseconds (less if a signal interrupts). */
 void mono_sleep_ms(unsigned ms);
+
+/* 1 at most once every ms milliseconds per slot *last (start it at 0),
+ * else 0; any number of threads may share a slot. For log lines an event
+ * can repeat thousands of times a second (a flood of refusals). */
+int mono_due(_Atomic int64_t *last, unsigned ms);
 
 #endif

@@ -76,12 +76,30 @@ static void test_mono_deadline_waits(void **state)
     pthread_condattr_destroy(&attr);
 }
 
+/* The first call is due, the calls within the period are not, the first
+ * after it is again. */
+static void test_mono_due_once_a_period(void **state)
+{
+    _Atomic int64_t last = 0;
+    int i, due = 0;
+
+    (void)state;
+    assert_true(mono_due(&last, 200));
+    for (i = 0; i < 1000; i++)
+        due += mono_due(&last, 200);
+    assert_int_equal(due, 0);
+    mono_sleep_ms(250);
+    assert_true(mono_due(&last, 200));
+    assert_false(mono_due(&last, 200));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mono_ms_advances),
         cmocka_unit_test(test_mono_deadline_normalized),
         cmocka_unit_test(test_mono_deadline_waits),
+        cmocka_unit_test(test_mono_due_once_a_period),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
