@@ -188,6 +188,46 @@ class Nginx:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class Service:
+    """One more process of the stack's binary `name` (vote, result) on a
+    free port, with the stack's own settings plus `env` (the setting under
+    test): a test can turn a limit on without touching the stack."""
+
+    def __init__(self, stack, name, env):
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile(
+            prefix=f"hostile-{name}.", suffix=".log", delete=False).name
+        with open(self.log, "w") as out:
+            self.proc = subprocess.Popen(
+                [str(Path(stack.run_dir) / "bin" / name)],
+                env=dict(os.environ, PORT=str(self.port), LOG_LEVEL="info",
+                         **env),
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(f"the second {name} ready", lambda: hostile.send_raw(
+            self.port, hostile.request(b"GET", b"/readyz"), 1).status == 200,
+            30)
+
+    def metric(self, name):
+        a = hostile.send_raw(self.port, hostile.request(b"GET", b"/metrics"))
+        for line in a.body.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} not in /metrics")
+
+    def stop(self):
+        """Stops it, asserting it was still alive (its log if not)."""
+        alive = self.proc.poll() is None
+        died = "" if alive else Path(self.log).read_text()
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.unlink(self.log)
+        assert alive, f"{self.proc.args[0]} died: {died}"
+
+
 @pytest.fixture(scope="session")
 def vote_nginx(stack):
     n = Nginx("vote", "vote", stack.vote)

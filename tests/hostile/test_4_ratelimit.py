@@ -20,15 +20,12 @@ The votes cast here on purpose become test_9_afterwards' baseline once
 checked; everything else must still be as it was.
 """
 import json
-import os
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Nginx, free_port, snapshot, wait_until
+from conftest import Nginx, Service, snapshot, wait_until
 from hostile import send_raw, request
 
 PER_MIN = 12          # a token every 5 s
@@ -37,57 +34,22 @@ PREFIX = f"hostile-rl-{int(time.time())}-"   # new voters at each run
 SENT = {"ok": [], "refused": []}      # voter ids by answer
 
 
-class LimitedVote:
-    """The stack's vote binary, again, with the limit on."""
-
-    def __init__(self, stack):
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(
-            prefix="hostile-vote-rl.", suffix=".log", delete=False).name
-        secrets = Path(stack.run_dir) / "secrets"
-        env = dict(
-            os.environ, PORT=str(self.port), VOTE_THREADS="8",
-            LOG_LEVEL="info",
-            NATS_URL=f"nats://127.0.0.1:{stack.ports['NATS_PORT']}",
-            NATS_USER="vote",
-            NATS_PASSWORD_FILE=str(secrets / "nats_vote_password"),
-            REDIS_URL=f"redis://127.0.0.1:{stack.ports['REDIS_PORT']}",
-            REDIS_USER="vote",
-            REDIS_PASSWORD_FILE=str(secrets / "redis_vote_password"),
-            VOTE_RATE_PER_MIN=str(PER_MIN), VOTE_RATE_BURST=str(BURST),
-            VOTE_TRUSTED_PROXIES="127.0.0.1")
-        with open(self.log, "w") as out:
-            self.proc = subprocess.Popen(
-                [str(Path(stack.run_dir) / "bin" / "vote")], env=env,
-                stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        wait_until("the rate-limited vote ready", lambda: send_raw(
-            self.port, request(b"GET", b"/readyz"), 1).status == 200, 30)
-
-    def metric(self, name):
-        a = send_raw(self.port, request(b"GET", b"/metrics"))
-        for line in a.body.decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        raise AssertionError(f"{name} not in /metrics")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.unlink(self.log)
-
-
 @pytest.fixture(scope="module")
 def limited(stack, before):
-    v = LimitedVote(stack)
+    secrets = Path(stack.run_dir) / "secrets"
+    v = Service(stack, "vote", dict(
+        VOTE_THREADS="8",
+        NATS_URL=f"nats://127.0.0.1:{stack.ports['NATS_PORT']}",
+        NATS_USER="vote",
+        NATS_PASSWORD_FILE=str(secrets / "nats_vote_password"),
+        REDIS_URL=f"redis://127.0.0.1:{stack.ports['REDIS_PORT']}",
+        REDIS_USER="vote",
+        REDIS_PASSWORD_FILE=str(secrets / "redis_vote_password"),
+        VOTE_RATE_PER_MIN=str(PER_MIN), VOTE_RATE_BURST=str(BURST),
+        VOTE_TRUSTED_PROXIES="127.0.0.1"))
     n = Nginx("vote", "vote", v.port)
     yield v, n
     n.stop()
-    assert v.proc.poll() is None, f"vote died: {Path(v.log).read_text()}"
     v.stop()
 
 

@@ -18,64 +18,34 @@ import base64
 import json
 import os
 import socket
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Nginx, free_port, wait_until
-from hostile import request, send_raw
+from conftest import Nginx, Service, wait_until
+from hostile import request
 
 PER_ADDR = 2
 WS = b"/api/results/ws"
 
 
-class CappedResult:
-    """The stack's result binary, again, with the cap and the proxy."""
-
-    def __init__(self, stack):
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(
-            prefix="hostile-result-addr.", suffix=".log", delete=False).name
-        secrets = Path(stack.run_dir) / "secrets"
-        env = dict(
-            os.environ, PORT=str(self.port), LOG_LEVEL="info",
-            POSTGRES_HOST="127.0.0.1",
-            POSTGRES_PORT=str(stack.ports["PG_PORT"]),
-            POSTGRES_DB="postgres", POSTGRES_USER="result",
-            POSTGRES_PASSWORD_FILE=str(secrets / "postgres_result_password"),
-            RESULT_MAX_PER_ADDR=str(PER_ADDR),
-            RESULT_TRUSTED_PROXIES="127.0.0.1")
-        with open(self.log, "w") as out:
-            self.proc = subprocess.Popen(
-                [str(Path(stack.run_dir) / "bin" / "result")], env=env,
-                stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        wait_until("the capped result ready", lambda: send_raw(
-            self.port, request(b"GET", b"/readyz"), 1).status == 200, 30)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.unlink(self.log)
-
-
 @pytest.fixture(scope="module")
 def capped(stack):
-    r = CappedResult(stack)
+    secrets = Path(stack.run_dir) / "secrets"
+    r = Service(stack, "result", dict(
+        POSTGRES_HOST="127.0.0.1",
+        POSTGRES_PORT=str(stack.ports["PG_PORT"]),
+        POSTGRES_DB="postgres", POSTGRES_USER="result",
+        POSTGRES_PASSWORD_FILE=str(secrets / "postgres_result_password"),
+        RESULT_MAX_PER_ADDR=str(PER_ADDR),
+        RESULT_TRUSTED_PROXIES="127.0.0.1"))
     n = Nginx("result", "result", r.port)
     viewers = []
     yield r, n, viewers
     for s in viewers:
         s.close()
     n.stop()
-    assert r.proc.poll() is None, f"result died: {Path(r.log).read_text()}"
     r.stop()
 
 
