@@ -94,8 +94,6 @@ static int wait_status(const char *path, int want, unsigned ms)
 
 static int group_setup(void **state)
 {
-    const char *srcdir = getenv("TEST_SRCDIR");
-    const char *ws = getenv("TEST_WORKSPACE");
     static char e_port[32], e_pg[32], e_asan[256];
     static char *env[] = {e_port, e_pg, "RESULT_MAX_CLIENTS=250",
                           /* every client below is 127.0.0.1: no cap (it
@@ -103,9 +101,8 @@ static int group_setup(void **state)
                           "RESULT_MAX_PER_ADDR=0", "RESULT_WS_PING_MS=1000",
                           "OPTION_A=Cats", "OPTION_B=Dogs", NULL, NULL};
 
-    snprintf(bin, sizeof(bin), "%s/%s/result/result", srcdir ? srcdir : ".",
-             ws ? ws : "votingapp");
-    if (access(bin, X_OK) || fixture_start(&pg, FIXTURE_PG))
+    if (fixture_binary(bin, sizeof(bin), "result/result") ||
+        fixture_start(&pg, FIXTURE_PG))
         return -1;
     if (getenv("ASAN_OPTIONS")) { /* leaks in the server fail the test */
         snprintf(e_asan, sizeof(e_asan), "ASAN_OPTIONS=%s",

@@ -217,12 +217,7 @@ static void test_backlog_fills_refuses_and_recovers(void **state)
 
 static int setup(void **state)
 {
-    const char *srcdir = getenv("TEST_SRCDIR");
-    const char *ws = getenv("TEST_WORKSPACE");
-
-    snprintf(bin, sizeof(bin), "%s/%s/worker/worker", srcdir ? srcdir : ".",
-             ws ? ws : "votingapp");
-    if (access(bin, X_OK))
+    if (fixture_binary(bin, sizeof(bin), "worker/worker"))
         return -1;
     return fixture_start(&pg, FIXTURE_PG);
 }

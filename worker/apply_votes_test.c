@@ -125,12 +125,7 @@ static void test_apply_votes_postgres_missing(void **state)
 
 static int setup(void **state)
 {
-    const char *srcdir = getenv("TEST_SRCDIR");
-    const char *ws = getenv("TEST_WORKSPACE");
-
-    snprintf(bin, sizeof(bin), "%s/%s/worker/apply_votes",
-             srcdir ? srcdir : ".", ws ? ws : "votingapp");
-    if (access(bin, X_OK))
+    if (fixture_binary(bin, sizeof(bin), "worker/apply_votes"))
         return -1;
     return fixture_start(&pg, FIXTURE_PG);
 }

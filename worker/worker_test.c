@@ -149,12 +149,7 @@ static void precreate_consumer(struct tk_nats *t)
 
 static int setup(void **state)
 {
-    const char *srcdir = getenv("TEST_SRCDIR");
-    const char *ws = getenv("TEST_WORKSPACE");
-
-    snprintf(bin, sizeof(bin), "%s/%s/worker/worker", srcdir ? srcdir : ".",
-             ws ? ws : "votingapp");
-    if (access(bin, X_OK))
+    if (fixture_binary(bin, sizeof(bin), "worker/worker"))
         return -1;
     if (fixture_start(&pg, FIXTURE_PG))
         return -1;
