@@ -3,9 +3,12 @@
 #   VOTE_URL   (default http://127.0.0.1:5000)  vote, serving ui/vote
 #   RESULT_URL (default http://127.0.0.1:5001)  result, serving ui/result
 #   TEST_OUTPUT_DIR  where screenshots go (default tests/browser/screenshots)
+#   JUNIT_DIR  if set, the results go to $JUNIT_DIR/browser.xml as well
+#              (node's junit reporter; the readable one stays on stdout)
 # Start the stack first with tools/run. Needs /usr/bin/chromium and
 # /usr/sbin/nginx (Debian packages), playwright-core and axe-core (npm ci here).
 set -euo pipefail
+[ -n "${JUNIT_DIR:-}" ] && JUNIT_DIR=$(realpath -m -- "$JUNIT_DIR")
 cd "$(dirname "$0")"
 
 export VOTE_URL="${VOTE_URL:-http://127.0.0.1:5000}"
@@ -30,4 +33,11 @@ done
 if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
-exec node --test "$@"
+reporters=()
+if [ -n "${JUNIT_DIR:-}" ]; then
+    mkdir -p "$JUNIT_DIR"
+    reporters=(--test-reporter=spec --test-reporter-destination=stdout
+               --test-reporter=junit
+               --test-reporter-destination="$JUNIT_DIR/browser.xml")
+fi
+exec node --test "${reporters[@]}" "$@"

@@ -16,33 +16,26 @@
 #   9 the development loop (compose.dev.yaml on a copy of the checkout):
 #     edits of a C source and a page served without a rebuild by hand,
 #     --scale worker=2, a warm start, down -v leaves nothing
-# Prints pytest's summary, then "N passed, M failed" last (skips and errors
-# count as failed); exits non-zero on a failure. Extra arguments go to
-# pytest (e.g. -v, -k static).
+# Prints pytest's summary; with JUNIT_DIR set, writes the results to
+# $JUNIT_DIR/compose.xml (tools/junit-summary counts them; .ci/run does).
+# Exits non-zero on a failure. Extra arguments go to pytest (e.g. -v,
+# -k static).
 # Env: COMPOSE, KEEP=1, E2E_TAG, HEALTH_TIMEOUT, VOTES, E2E_PROJECT,
 #      E2E_VOTE_UI_PORT, E2E_RESULT_UI_PORT, E2E_PROMETHEUS_PORT (conftest.py),
 #      E2E_SEED_VOTES (test_8_seed.py), E2E_DEV_VOTE_UI_PORT,
 #      E2E_DEV_RESULT_UI_PORT, DEV_TIMEOUT, DEV_NO_CACHE (test_9_devloop.py).
 set -uo pipefail
+[ -n "${JUNIT_DIR:-}" ] && JUNIT_DIR=$(realpath -m -- "$JUNIT_DIR")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
-# Debian's python3 has pytest (python3-pytest) and PyYAML (with docker-compose)
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-# no __pycache__ nor .pytest_cache in the checkout; CI=1: pytest does not
+junit=()
+if [ -n "${JUNIT_DIR:-}" ]; then
+  mkdir -p "$JUNIT_DIR"
+  junit=(--junitxml="$JUNIT_DIR/compose.xml")
+fi
+# Debian's python3 has pytest (python3-pytest) and PyYAML (with docker-compose).
+# No __pycache__ nor .pytest_cache in the checkout; CI=1: pytest does not
 # cut the failure messages of its short summary to the terminal's width
 export CI=${CI:-1}
-PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/compose "$@" 2>&1 | tee "$out"
-rc=${PIPESTATUS[0]}
-# pytest's last line: "== 3 failed, 80 passed, 1 error in 312.00s (0:05:12) =="
-line=$(grep -E '[0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected)' "$out" | tail -n 1)
-n() { sed -nE "s/.*[^0-9]([0-9]+) $1([ ,]|$).*/\1/p" <<<" $line" | head -n 1; }
-passed=$(n passed); passed=${passed:-0}
-failed=0
-for w in failed error errors skipped xfailed xpassed; do
-  c=$(n "$w"); failed=$((failed + ${c:-0}))
-done
-# an interrupted session (pytest.exit, a collection error) fails
-[ "$rc" != 0 ] && [ "$failed" = 0 ] && failed=1
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ] && [ "$rc" = 0 ]
+PYTHONDONTWRITEBYTECODE=1 exec /usr/bin/python3 -m pytest -p no:cacheprovider -q \
+  "${junit[@]}" tests/compose "$@"
