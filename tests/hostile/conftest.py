@@ -7,45 +7,26 @@ Set HOSTILE_RUN_DIR to a folder where `tools/run up` already runs (its
 ports.env) to use that stack instead of starting one.
 """
 import hashlib
-import json
 import os
-import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-import hostile
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.http import (get, http_json, post_json, request,  # noqa: E402
+                          send_raw, wait_until)
+from support.ports import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
 PSQL = shutil.which("psql") or "/usr/bin/psql"
 KNOWN_VOTER = "hostile-known-voter"
-
-
-def http_json(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.load(r)
-
-
-def wait_until(what, check, seconds=30):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {seconds} s")
-        time.sleep(0.1)
 
 
 class Stack:
@@ -110,20 +91,6 @@ def stack():
         shutil.rmtree(f"/var/lib/votingapp/{pg}", ignore_errors=True)
 
 
-def free_port():
-    """a free loopback port below the kernel's ephemeral range (32768-), so
-    that no outgoing connection takes it before nginx binds it (as tools/run
-    and tests/fixture pick theirs)"""
-    while True:
-        port = random.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-
-
 def local_nginx_conf(ui, upstream, upstream_port, port, tmp, trusted_port):
     """ui/<ui>/nginx.conf made to run here, as tests/browser/lib.mjs does:
     the upstream mapped to loopback, `listen 8080` (clients) to a free
@@ -168,7 +135,7 @@ class Nginx:
             base + ["-g", f"daemon off; pid {self.tmp}/nginx.pid;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
-        wait_until(f"nginx for {ui}", lambda: hostile.get(
+        wait_until(f"nginx for {ui}", lambda: get(
             self.port, b"/healthz", timeout=1).status == 200, 10)
 
     def alive(self):
@@ -203,12 +170,12 @@ class Service:
                 env=dict(os.environ, PORT=str(self.port), LOG_LEVEL="info",
                          **env),
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(f"the second {name} ready", lambda: hostile.send_raw(
-            self.port, hostile.request(b"GET", b"/readyz"), 1).status == 200,
+        wait_until(f"the second {name} ready", lambda: send_raw(
+            self.port, request(b"GET", b"/readyz"), 1).status == 200,
             30)
 
     def metric(self, name):
-        a = hostile.send_raw(self.port, hostile.request(b"GET", b"/metrics"))
+        a = send_raw(self.port, request(b"GET", b"/metrics"))
         for line in a.body.decode().splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])
@@ -271,7 +238,7 @@ def before(stack):
     """The known voter votes "a" (fully through to Postgres and result),
     then everything is recorded. The hostile requests try to vote "b" for
     that voter and for new ones; afterwards nothing may differ."""
-    a = hostile.post_json(stack.vote, b"/api/vote",
+    a = post_json(stack.vote, b"/api/vote",
                           {"vote": "a", "voter_id": KNOWN_VOTER})
     assert a.status == 200, a.raw
     wait_until("the known vote in Postgres",

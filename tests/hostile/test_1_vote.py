@@ -10,7 +10,7 @@ import json
 import pytest
 
 from conftest import KNOWN_VOTER
-from hostile import is_json_4xx, request, send_raw
+from support.http import is_json_4xx, request, send_raw
 
 K = KNOWN_VOTER.encode()
 JSON = (b"Content-Type", b"application/json")

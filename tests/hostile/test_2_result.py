@@ -4,14 +4,11 @@ each piece of WebSocket garbage result must still serve a new client its
 snapshot (and /readyz), whatever it did with the bad socket.
 """
 import os
-import socket
-import time
 
 import pytest
 
-from conftest import wait_until
-from hostile import (closed_by_server, is_json_4xx, request, send_raw,
-                     ws_connect, ws_first_text, ws_frame)
+from support.http import is_json_4xx, request, send_raw
+from support.ws import closed_by_server, ws_connect, ws_first_text, ws_frame
 
 UPGRADE = ((b"Upgrade", b"websocket"), (b"Connection", b"Upgrade"))
 KEY = (b"Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ==")

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import KNOWN_VOTER
-from hostile import request, send_raw
+from support.http import request, send_raw
 
 SLOW_CLIENTS = 16
 SLOW_SECONDS = 3.0

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Nginx, Service, snapshot, wait_until
-from hostile import send_raw, request
+from conftest import Nginx, Service, snapshot
+from support.http import request, send_raw, wait_until
 
 PER_MIN = 12          # a token every 5 s
 BURST = 5

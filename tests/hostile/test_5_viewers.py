@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Nginx, Service, wait_until
-from hostile import request
+from conftest import Nginx, Service
+from support.http import complete, request, wait_until
 
 PER_ADDR = 2
 WS = b"/api/results/ws"
@@ -70,21 +70,13 @@ def viewer(port, source, viewers, xff=None):
     if status == 101:
         viewers.append(s)
     else:
-        while not body_complete(buf):   # the refusal's body (keep-alive)
+        while not complete(buf):   # the refusal's body (keep-alive)
             chunk = s.recv(4096)
             if not chunk:
                 break
             buf += chunk
         s.close()
     return status, buf
-
-
-def body_complete(raw):
-    head, _, body = raw.partition(b"\r\n\r\n")
-    for line in head.lower().split(b"\r\n"):
-        if line.startswith(b"content-length:"):
-            return len(body) >= int(line.split(b":")[1])
-    return b"0\r\n\r\n" in body
 
 
 def assert_refused(answer):

@@ -3,7 +3,7 @@ ready, and not one vote changed (JetStream, Postgres, result, Redis)."""
 import os
 
 from conftest import KNOWN_VOTER, snapshot
-from hostile import request, send_raw
+from support.http import request, send_raw
 
 
 def test_every_process_alive(stack, vote_nginx, result_nginx):

@@ -1,19 +1,18 @@
-"""Raw HTTP and WebSocket helpers for the hostile-input suite.
+"""HTTP helpers of the test suites (standard library only).
 
-Everything goes over plain sockets, so a request can carry exactly the
-bytes a test wants (CR, LF and NUL included), which no HTTP library sends.
-Standard library only.
+Raw: requests built and sent over plain sockets, so that a request can
+carry exactly the bytes a test wants (CR, LF and NUL included), which no
+HTTP library sends; answers parsed into an Answer.
+
+Plain: urllib for well-formed requests (status and body, JSON, a vote),
+and wait_until, the poll every suite uses.
 """
-import base64
-import hashlib
 import json
-import os
 import socket
-import struct
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
-
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 @dataclass
@@ -86,6 +85,7 @@ def send_raw(port, data, timeout=10.0, source=None):
 
 
 def complete(buf):
+    """True when buf holds one whole answer (Content-Length or chunked)."""
     a = parse_answer(buf)
     if a.status == 0:
         return False
@@ -141,113 +141,50 @@ def is_json_4xx(a, also=()):
     return ""
 
 
-# -- WebSocket (RFC 6455), client side ---------------------------------------
+# -- plain requests (urllib) --------------------------------------------------
 
-def ws_connect(port, path=b"/api/results/ws", timeout=10.0):
-    """A socket past a successful handshake, and the bytes read after it."""
-    key = base64.b64encode(os.urandom(16))
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.sendall(request(b"GET", path, (
-        (b"Upgrade", b"websocket"), (b"Connection", b"Upgrade"),
-        (b"Sec-WebSocket-Key", key), (b"Sec-WebSocket-Version", b"13"))))
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise EOFError(f"closed during the handshake: {buf!r}")
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise AssertionError(f"no 101: {head!r}")
-    want = base64.b64encode(hashlib.sha1(key + GUID).digest())
-    if want not in head:
-        raise AssertionError(f"bad Sec-WebSocket-Accept: {head!r}")
-    return s, rest
-
-
-def ws_frame(opcode, payload=b"", mask=True, fin=True, rsv=0, length=None):
-    """One frame; length overrides the length field (to lie about it)."""
-    n = len(payload) if length is None else length
-    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
-    m = 0x80 if mask else 0
-    if n < 126:
-        head = bytes([b0, m | n])
-    elif n < 65536:
-        head = bytes([b0, m | 126]) + struct.pack(">H", n)
-    else:
-        head = bytes([b0, m | 127]) + struct.pack(">Q", n)
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
-
-
-def ws_read_frame(s, pending=b""):
-    """(opcode, payload, rest) of the next server frame."""
-    buf = pending
-
-    def need(n):
-        nonlocal buf
-        while len(buf) < n:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise EOFError("closed")
-            buf += chunk
-
-    need(2)
-    n = buf[1] & 0x7F
-    off = 2
-    if n == 126:
-        need(4)
-        n = struct.unpack(">H", buf[2:4])[0]
-        off = 4
-    elif n == 127:
-        need(10)
-        n = struct.unpack(">Q", buf[2:10])[0]
-        off = 10
-    need(off + n)
-    return buf[0] & 0x0F, buf[off:off + n], buf[off + n:]
-
-
-def ws_first_text(port, timeout=10.0):
-    """The first text frame a new client gets (a results snapshot)."""
-    s, rest = ws_connect(port, timeout=timeout)
+def http_get(url, timeout=5):
+    """(status, body); status 0 when nothing answered"""
     try:
-        while True:
-            op, payload, rest = ws_read_frame(s, rest)
-            if op == 1:
-                return json.loads(payload)
-    finally:
-        s.close()
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except (OSError, ValueError):
+        return 0, ""
 
 
-def closed_by_server(s, within):
-    """True when the server closes s (EOF, reset, or a close frame) within
-    `within` seconds, whatever else it sends first."""
-    s.settimeout(0.5)
-    deadline = time.monotonic() + within
-    buf = b""
-    while time.monotonic() < deadline:
+def http_json(url, timeout=5):
+    """The JSON document at url (raises on an error status or no answer)."""
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.load(r)
+
+
+def vote(base, voter, option, timeout=10):
+    """POST base/api/vote; the HTTP status as a string ("000": no answer)"""
+    body = json.dumps({"vote": option, "voter_id": voter}).encode()
+    req = urllib.request.Request(base + "/api/vote", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            return str(r.status)
+    except urllib.error.HTTPError as e:
+        return str(e.code)
+    except OSError:
+        return "000"
+
+
+def wait_until(what, check, seconds=30):
+    """Polls check() every 0.1 s (an OSError counts as not yet) until it is
+    true; an AssertionError naming what after seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
         try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        if not chunk:
-            return True
-        buf += chunk
-        # a close frame (opcode 8) from the server counts as closing
-        while len(buf) >= 2:
-            n = buf[1] & 0x7F
-            off = 2 + (2 if n == 126 else 8 if n == 127 else 0)
-            if len(buf) < off:
-                break
-            if n >= 126:
-                n = int.from_bytes(buf[2:off], "big")
-            if buf[0] & 0x0F == 8:
-                return True
-            if len(buf) < off + n:
-                break
-            buf = buf[off + n:]
-    return False
+            if check():
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not true after {seconds} s")
+        time.sleep(0.1)
