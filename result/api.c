@@ -128,7 +128,7 @@ static int find_socket(struct api *a, const struct mg_request_info *ri)
         fd = sock_at(ri, o);
         if (fd >= 0) {
             atomic_store(&a->sock_off, o);
-            log_debug("ws_socket_found", "\"offset\":%ld", o);
+            log_debug("ws_socket_found", LOG_INT("offset", o));
             return fd;
         }
     }
@@ -192,13 +192,11 @@ static void refuse(struct api *a, struct mg_connection *c, int rc,
     const char *why = rc == -EBUSY    ? "too many clients"
                       : rc == -EUSERS ? "too many clients from your address"
                                       : "try again later";
-    char q[80];
 
     if (mono_due(&a->last_refused_log, 1000))
-        log_warn("ws_refused",
-                 "\"error\":%d,\"why\":\"%s\",\"client\":%s,\"refused\":%ld",
-                 rc, why, log_quote(q, sizeof(q), client),
-                 atomic_exchange(&a->refused_quiet, 0) + 1);
+        log_warn("ws_refused", LOG_INT("error", rc), LOG_STR("why", why),
+                 LOG_STR("client", client),
+                 LOG_INT("refused", atomic_exchange(&a->refused_quiet, 0) + 1));
     else
         atomic_fetch_add(&a->refused_quiet, 1);
     http_send_json(c, 503, json_pack("{s:s}", "error", why),
@@ -226,7 +224,7 @@ static int on_ws_connect(const struct mg_connection *cc, void *arg)
     }
     fd = find_socket(a, mg_get_request_info(c));
     if (fd < 0) {
-        log_error("ws_socket_not_found", "%s", "\"hint\":\"civetweb build\"");
+        log_error("ws_socket_not_found", LOG_STR("hint", "civetweb build"));
         http_send_error(c, 500, "WebSocket unavailable");
         return 1;
     }
@@ -239,7 +237,7 @@ static int on_ws_connect(const struct mg_connection *cc, void *arg)
     fd = take_socket(fd);
     if (fd < 0) {
         loop_unreserve(a->loop, v);
-        log_error("ws_takeover_failed", "\"error\":%d", fd);
+        log_error("ws_takeover_failed", LOG_INT("error", fd));
         http_send_error(c, 500, "WebSocket unavailable");
         return 1;
     }
@@ -281,10 +279,10 @@ void api_close(struct api *a, struct loop *l, struct mg_context *ctx,
 {
     unsigned left;
 
-    log_info("stopping", "\"clients\":%u", loop_count(l));
+    log_info("stopping", LOG_INT("clients", loop_count(l)));
     left = loop_close_all(l, code, wait_ms);
     if (left)
-        log_warn("close_frames_unsent", "\"clients\":%u", left);
+        log_warn("close_frames_unsent", LOG_INT("clients", left));
     http_stop(ctx);
     api_free(a);
 }

@@ -128,16 +128,17 @@ long capacity_fit(const struct capacity_limits *costs, long requested)
     n = capacity_clients(&l, requested, &by);
     if (n < requested && requested != CAPACITY_AUTO)
         log_warn("max_clients_clamped",
-                 "\"variable\":\"RESULT_MAX_CLIENTS\",\"requested\":%ld,"
-                 "\"allowed\":%ld,\"limited_by\":\"%s\",\"hint\":\"serve "
-                 "more viewers with more result replicas\"",
-                 requested, n, by);
-    log_info("sized",
-             "\"max_clients\":%ld,\"auto\":%s,\"limited_by\":\"%s\","
-             "\"threads\":%ld,\"client_kb\":%ld,\"descriptors\":%ld,"
-             "\"nofile\":%ld,\"memory_limit\":%lld",
-             n, requested == CAPACITY_AUTO ? "true" : "false", by,
-             l.http_threads + CAPACITY_OWN_THREADS, (n * l.client_bytes) >> 10,
-             n + l.fixed_fds + l.http_threads, l.nofile, l.memory);
+                 LOG_STR("variable", "RESULT_MAX_CLIENTS"),
+                 LOG_INT("requested", requested), LOG_INT("allowed", n),
+                 LOG_STR("limited_by", by),
+                 LOG_STR("hint", "serve more viewers with more result "
+                                 "replicas"));
+    log_info("sized", LOG_INT("max_clients", n),
+             LOG_BOOL("auto", requested == CAPACITY_AUTO),
+             LOG_STR("limited_by", by),
+             LOG_INT("threads", l.http_threads + CAPACITY_OWN_THREADS),
+             LOG_INT("client_kb", (n * l.client_bytes) >> 10),
+             LOG_INT("descriptors", n + l.fixed_fds + l.http_threads),
+             LOG_INT("nofile", l.nofile), LOG_INT("memory_limit", l.memory));
     return n;
 }

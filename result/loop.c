@@ -182,7 +182,7 @@ static void wake(struct loop *l)
     uint64_t one = 1;
 
     if (write(l->wake_fd, &one, sizeof(one)) != sizeof(one))
-        log_error("loop_wake_failed", "\"errno\":%d", errno);
+        log_error("loop_wake_failed", LOG_INT("errno", errno));
 }
 
 int loop_reserve(struct loop *l, const char *addr, struct loop_viewer **out)
@@ -287,10 +287,10 @@ static void end_viewer(struct loop *l, struct loop_viewer *v, const char *why,
     if (v->fd < 0)
         return;
     if (dropped) {
-        log_info("ws_dropped", "\"reason\":\"%s\"", why);
+        log_info("ws_dropped", LOG_STR("reason", why));
         count_metric(l->m_dropped);
     } else {
-        log_debug("ws_closed", "\"reason\":\"%s\"", why);
+        log_debug("ws_closed", LOG_STR("reason", why));
     }
     if (v->counted) {
         v->counted = 0;
@@ -473,8 +473,8 @@ static int on_event(struct loop *l, struct loop_viewer *v,
         queue_close(l, v, v->rd.code);
         return -1;
     case WSPROTO_EV_REFUSE:
-        log_info("ws_dropped", "\"reason\":\"refused\",\"code\":%u",
-                 v->rd.code);
+        log_info("ws_dropped", LOG_STR("reason", "refused"),
+                 LOG_INT("code", v->rd.code));
         count_metric(l->m_dropped);
         queue_close(l, v, v->rd.code);
         return -1;
@@ -621,7 +621,7 @@ static void take_work(struct loop *l)
     uint64_t n;
 
     if (read(l->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-        log_error("loop_wake_read_failed", "\"errno\":%d", errno);
+        log_error("loop_wake_read_failed", LOG_INT("errno", errno));
     pthread_mutex_lock(&l->mu);
     adopted = l->adopted;
     l->adopted = NULL;

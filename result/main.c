@@ -52,13 +52,13 @@ static void on_read(void *arg, const struct tally_counts *c)
     size_t len;
 
     if (tally_format(c, app->labels, buf, sizeof(buf), &len)) {
-        log_error("snapshot_format_failed", "%s", "");
+        log_error("snapshot_format_failed");
         return;
     }
     loop_publish(app->loop, buf, len, c->changed);
     if (c->changed)
-        log_debug("snapshot_pushed", "\"total\":%lld",
-                  (long long)(c->votes[0] + c->votes[1]));
+        log_debug("snapshot_pushed",
+                  LOG_INT("total", c->votes[0] + c->votes[1]));
 }
 
 static int start_tally(struct app *app, const struct settings *c,
@@ -122,10 +122,10 @@ int main(int argc, char **argv)
         http_stop(ctx);
         goto out_tally;
     }
-    log_info("listening",
-             "\"port\":%u,\"max_clients\":%ld,\"max_per_addr\":%ld,"
-             "\"trusted_proxies\":%d",
-             cfg.port, cfg.max_clients, cfg.max_per_addr, cfg.n_trusted);
+    log_info("listening", LOG_INT("port", cfg.port),
+             LOG_INT("max_clients", cfg.max_clients),
+             LOG_INT("max_per_addr", cfg.max_per_addr),
+             LOG_INT("trusted_proxies", cfg.n_trusted));
     while (!g_stop)
         shutdown_sleep_ms(&g_stop, 1000);
     api_close(app.api, app.loop, ctx, WSPROTO_CLOSE_GOING, LOOP_CLOSE_WAIT_MS);
@@ -136,6 +136,6 @@ out_loop:
     loop_free(app.loop);
 out_metrics:
     metrics_free(m);
-    log_info("stopped", "\"exit\":%d", rc);
+    log_info("stopped", LOG_INT("exit", rc));
     return rc;
 }

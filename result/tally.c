@@ -49,7 +49,6 @@ static int is_missing_table(const PGresult *r)
 int tally_read_once(struct pg_conn *conn, struct tally_counts *c)
 {
     PGresult *r;
-    char q[300];
     int i, k;
 
     memset(c->votes, 0, sizeof(c->votes));
@@ -68,8 +67,7 @@ int tally_read_once(struct pg_conn *conn, struct tally_counts *c)
         PQclear(r);
         return 0;
     }
-    log_warn("pg_read_failed", "\"error\":%s",
-             log_quote(q, sizeof(q), PQerrorMessage(conn)));
+    log_warn("pg_read_failed", LOG_STR("error", PQerrorMessage(conn)));
     PQclear(r);
     return -EIO;
 }
@@ -96,7 +94,7 @@ int tally_ready(void *arg, char *why, size_t n)
 static void disconnect(struct tally *t)
 {
     if (t->conn && tally_connected(t) && !t->stop)
-        log_warn("pg_disconnected", "\"host\":\"%s\"", t->pg.host);
+        log_warn("pg_disconnected", LOG_STR("host", t->pg.host));
     set_up(t, 0);
     PQfinish(t->conn); /* NULL-safe */
     t->conn = NULL;
@@ -106,9 +104,7 @@ static void disconnect(struct tally *t)
  * libpq's default plain text on stderr. */
 static void on_notice(void *arg, const char *msg)
 {
-    char q[300];
-
-    log_info("pg_notice", "\"message\":%s", log_quote(q, sizeof(q), msg));
+    log_info("pg_notice", LOG_STR("message", msg));
 }
 
 /* One connection attempt, for retry_backoff(): connect (keepalives and
@@ -133,8 +129,8 @@ static int pg_connect(void *arg)
     if (!ok)
         goto out_finish;
     set_up(t, 1);
-    log_info("pg_connected", "\"host\":\"%s\",\"port\":\"%u\"", t->pg.host,
-             t->pg.port);
+    log_info("pg_connected", LOG_STR("host", t->pg.host),
+             LOG_INT("port", t->pg.port));
     return 0;
 
 out_finish:

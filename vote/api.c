@@ -197,8 +197,8 @@ static void publish_failed(struct api *a, int rc)
 {
     metrics_add(a->publish_errors, 1);
     if (mono_due(&a->last_pub_log, 1000))
-        log_warn("publish_failed", "\"error\":\"%s\",\"answer\":503",
-                 strerror(-rc));
+        log_warn("publish_failed", LOG_STR("error", strerror(-rc)),
+                 LOG_INT("answer", 503));
 }
 
 /* 200 with the ballot, or 303 to / for a browser's form post. */
@@ -240,7 +240,7 @@ static int over_limit(struct api *a, struct mg_connection *c)
 {
     const struct settings *cfg = a->cfg;
     struct clientaddr who;
-    char hdr[40], msg[192], shown[64], q[80];
+    char hdr[40], msg[192], shown[64];
     unsigned wait;
 
     if (clientaddr_get(mg_get_request_info(c)->remote_addr, forwarded_for(c),
@@ -252,8 +252,8 @@ static int over_limit(struct api *a, struct mg_connection *c)
     metrics_add(a->rate_limited, 1);
     clientaddr_format(&who, shown, sizeof(shown));
     if (mono_due(&a->last_limit_log, 1000))
-        log_warn("rate_limited", "\"client\":%s,\"retry_after_s\":%u",
-                 log_quote(q, sizeof(q), shown), wait);
+        log_warn("rate_limited", LOG_STR("client", shown),
+                 LOG_INT("retry_after_s", wait));
     snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", wait);
     snprintf(msg, sizeof(msg),
              "too many votes from your address (%s): at most %u a minute; "

@@ -328,8 +328,8 @@ int bus_publish(struct bus *b, const char *subject, const void *data,
             return rc;
         if (rc == -ENOENT && end - mono_ms() > 50) /* stream coming back? */
             nats_Sleep(50);
-        log_debug("publish_retry", "\"msg_id\":\"%s\",\"error\":%d", msg_id,
-                  rc);
+        log_debug("publish_retry", LOG_STR("msg_id", msg_id),
+                  LOG_INT("error", rc));
     }
 }
 
@@ -349,10 +349,10 @@ static int check_stream(struct bus *b)
         snprintf(b->stream_why, sizeof(b->stream_why), "%s", why);
         pthread_mutex_unlock(&b->mu);
         if (atomic_exchange(&b->stream_bad, rc) != rc && rc == -ENOENT)
-            log_warn("stream_missing",
-                     "\"stream\":\"%s\",\"answer\":503,\"note\":\"the "
-                     "worker creates it; votes wait until then\"",
-                     CONTRACT_STREAM);
+            log_warn("stream_missing", LOG_STR("stream", CONTRACT_STREAM),
+                     LOG_INT("answer", 503),
+                     LOG_STR("note",
+                             "the worker creates it; votes wait until then"));
         return rc;
     }
     if (rc == 0)
@@ -403,27 +403,27 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
     unsigned d =
         retry_delay_ms(&RECONNECT, attempts > 0 ? attempts - 1 : 0, &b->seed);
 
-    log_warn("retrying", "\"what\":\"nats\",\"attempt\":%d,\"delay_ms\":%u",
-             attempts, d);
+    log_warn("retrying", LOG_STR("what", "nats"), LOG_INT("attempt", attempts),
+             LOG_INT("delay_ms", d));
     return d;
 }
 
-/* The server nc is on now, without credentials, as a JSON string. */
-static const char *server_of(natsConnection *nc, char *q, size_t n)
+/* The server nc is on now, without credentials, into shown. */
+static const char *server_of(natsConnection *nc, char *shown, size_t n)
 {
-    char url[512], shown[512];
+    char url[512];
 
     if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
         url[0] = '\0';
-    config_redact_url(url, shown, sizeof(shown));
-    return log_quote(q, n, shown);
+    config_redact_url(url, shown, n);
+    return shown;
 }
 
 static void on_connected(natsConnection *nc, void *arg)
 {
-    char q[600];
+    char url[512];
 
-    log_info("nats_connected", "\"url\":%s", server_of(nc, q, sizeof(q)));
+    log_info("nats_connected", LOG_STR("url", server_of(nc, url, sizeof(url))));
 }
 
 /* Completes, with -ENOTCONN, waiters already unlinked (chained by next). */
@@ -491,10 +491,8 @@ static long reclaim_pending(struct bus *b)
 static void on_disconnected(natsConnection *nc, void *arg)
 {
     struct bus *b = arg;
-    char q[1100];
 
-    log_warn("nats_disconnected", "\"servers\":%s",
-             log_quote(q, sizeof(q), b->conn.redacted));
+    log_warn("nats_disconnected", LOG_STR("servers", b->conn.redacted));
     reclaim_pending(b);
     fail_waiters(b);
 }
@@ -502,11 +500,11 @@ static void on_disconnected(natsConnection *nc, void *arg)
 static void on_reconnected(natsConnection *nc, void *arg)
 {
     struct bus *b = arg;
-    char q[600];
+    char url[512];
 
     atomic_store(&b->stream_ok, 0); /* the server may have lost it */
-    log_info("recovered", "\"what\":\"nats\",\"url\":%s",
-             server_of(nc, q, sizeof(q)));
+    log_info("recovered", LOG_STR("what", "nats"),
+             LOG_STR("url", server_of(nc, url, sizeof(url))));
 }
 
 /* Connection callbacks run in order on the library's callback thread;
@@ -524,7 +522,7 @@ static void on_closed(natsConnection *nc, void *arg)
 static void on_async_error(natsConnection *nc, natsSubscription *sub,
                            natsStatus err, void *arg)
 {
-    log_warn("nats_error", "\"error\":\"%s\"", natsStatus_GetText(err));
+    log_warn("nats_error", LOG_STR("error", natsStatus_GetText(err)));
 }
 
 static natsStatus set_options(struct bus *b)
@@ -557,7 +555,6 @@ static natsStatus set_options(struct bus *b)
 
 static int connect_js(struct bus *b)
 {
-    char q[1100];
     natsStatus s;
     jsOptions jo;
 
@@ -565,9 +562,8 @@ static int connect_js(struct bus *b)
         return -EINVAL;
     s = natsConnection_Connect(&b->nc, b->opts);
     if (s == NATS_NOT_YET_CONNECTED)
-        log_warn("nats_unavailable",
-                 "\"servers\":%s,\"note\":\"retrying in the background\"",
-                 log_quote(q, sizeof(q), b->conn.redacted));
+        log_warn("nats_unavailable", LOG_STR("servers", b->conn.redacted),
+                 LOG_STR("note", "retrying in the background"));
     else if (s == NATS_OK)
         on_connected(b->nc, b);
     else
@@ -668,12 +664,12 @@ static int give_up_pending(struct bus *b)
 {
     long n = reclaim_pending(b);
 
-    log_warn("bus_not_drained", "\"reclaimed\":%ld", n);
+    log_warn("bus_not_drained", LOG_INT("reclaimed", n));
     if (wait_drained(b, CLOSE_WAIT_MS) == 0)
         return 0;
     pthread_mutex_lock(&b->mu);
     b->pending = NULL;
-    log_error("bus_not_closed", "\"outstanding\":%ld", b->outstanding);
+    log_error("bus_not_closed", LOG_INT("outstanding", b->outstanding));
     pthread_mutex_unlock(&b->mu);
     natsConnection_Close(b->nc);
     return -EBUSY;

@@ -78,7 +78,7 @@ static int deps_open(struct deps *d, const struct settings *cfg)
     return 0;
 
 out_failed: /* deps_close() releases what was made */
-    log_error("start_failed", "\"step\":\"%s\"", step);
+    log_error("start_failed", LOG_STR("step", step));
     return -1;
 }
 
@@ -86,7 +86,7 @@ static void deps_close(struct deps *d)
 {
     watch_stop(d->watch);
     if (d->bus && bus_flush(d->bus, FLUSH_MS))
-        log_warn("flush_timeout", "\"ms\":%d", FLUSH_MS);
+        log_warn("flush_timeout", LOG_INT("ms", FLUSH_MS));
     api_free(d->api);
     voters_close(d->voters);
     bus_close(d->bus);
@@ -125,19 +125,19 @@ int main(int argc, char **argv)
     if (http_start(&http, &ho))
         goto out;
     api_register(d.api, http);
-    log_info("listening",
-             "\"port\":%u,\"threads\":%u,\"rate_per_min\":%u,"
-             "\"rate_burst\":%u,\"trusted_proxies\":%d",
-             cfg.port, cfg.threads, cfg.rate_per_min, cfg.rate_burst,
-             cfg.n_trusted);
+    log_info("listening", LOG_INT("port", cfg.port),
+             LOG_INT("threads", cfg.threads),
+             LOG_INT("rate_per_min", cfg.rate_per_min),
+             LOG_INT("rate_burst", cfg.rate_burst),
+             LOG_INT("trusted_proxies", cfg.n_trusted));
     while (!g_stop)
         shutdown_sleep_ms(&g_stop, 1000);
-    log_info("stopping", "\"in_flight\":\"finishing\"");
+    log_info("stopping", LOG_STR("in_flight", "finishing"));
     http_stop(http); /* stops accepting; in-flight requests finish */
     rc = EXIT_SUCCESS;
 out:
     deps_close(&d);
     nats_Close();
-    log_info("stopped", "\"exit\":%d", rc);
+    log_info("stopped", LOG_INT("exit", rc));
     return rc;
 }

@@ -163,7 +163,6 @@ static void release(struct voters *v, struct conn *c)
 /* After a failure on a connection of generation gen. */
 static void mark_down(struct voters *v, unsigned gen, const char *why)
 {
-    char q[160];
     int was_up = 0;
 
     pthread_mutex_lock(&v->mu);
@@ -175,8 +174,8 @@ static void mark_down(struct voters *v, unsigned gen, const char *why)
     }
     pthread_mutex_unlock(&v->mu);
     if (was_up)
-        log_warn("redis_down", "\"host\":\"%s\",\"port\":%u,\"error\":%s",
-                 v->url.host, v->url.port, log_quote(q, sizeof(q), why));
+        log_warn("redis_down", LOG_STR("host", v->url.host),
+                 LOG_INT("port", v->url.port), LOG_STR("error", why));
 }
 
 static void fail(struct voters *v, struct conn *c)
@@ -307,16 +306,15 @@ static int send_batch(struct voters *v, uint64_t from, size_t n)
 static void log_lost(uint64_t n, int rc, uint64_t *full, int64_t *last_full)
 {
     if (rc)
-        log_warn("redis_write_failed",
-                 "\"votes\":%llu,\"error\":\"%s\",\"note\":\"votes "
-                 "acknowledged anyway\"",
-                 (unsigned long long)n, strerror(-rc));
+        log_warn("redis_write_failed", LOG_UINT("votes", n),
+                 LOG_STR("error", strerror(-rc)),
+                 LOG_STR("note", "votes acknowledged anyway"));
     if (*full && mono_ms() - *last_full >= FULL_LOG_MS) {
         *last_full = mono_ms();
-        log_warn("redis_queue_full",
-                 "\"votes\":%llu,\"queue\":%d,\"note\":\"votes acknowledged "
-                 "anyway, not recorded in Redis\"",
-                 (unsigned long long)*full, VOTERS_QUEUE_MAX);
+        log_warn("redis_queue_full", LOG_UINT("votes", *full),
+                 LOG_INT("queue", VOTERS_QUEUE_MAX),
+                 LOG_STR("note",
+                         "votes acknowledged anyway, not recorded in Redis"));
         *full = 0;
     }
 }

@@ -32,25 +32,22 @@ struct watch {
 
 static void check_one(struct watch *w, struct dep_state *d, int64_t now)
 {
-    char q[120];
     unsigned delay;
     int rc = d->dep.check(d->dep.arg);
 
     if (rc == 0) {
         if (d->failures)
-            log_info("recovered", "\"what\":\"%s\",\"attempts\":%u",
-                     d->dep.what, d->failures + 1);
+            log_info("recovered", LOG_STR("what", d->dep.what),
+                     LOG_INT("attempts", d->failures + 1));
         d->failures = 0;
         d->next_ms = now + WATCH_RECHECK_MS;
         return;
     }
     delay = retry_delay_ms(&POLICY, d->failures++, &w->seed);
     d->next_ms = now + delay;
-    log_warn("retrying",
-             "\"what\":\"%s\",\"attempt\":%u,\"delay_ms\":%u,"
-             "\"error\":%s",
-             d->dep.what, d->failures, delay,
-             log_quote(q, sizeof(q), strerror(rc < 0 ? -rc : rc)));
+    log_warn("retrying", LOG_STR("what", d->dep.what),
+             LOG_INT("attempt", d->failures), LOG_INT("delay_ms", delay),
+             LOG_STR("error", strerror(rc < 0 ? -rc : rc)));
 }
 
 /* Checks what is due; returns ms until the next one is. */

@@ -79,16 +79,14 @@ struct consumer {
 
 static void log_nats(const char *event, natsStatus s, jsErrCode jerr)
 {
-    char q[200];
-
-    log_warn(event, "\"status\":%s,\"js_code\":%d,\"error\":%s",
-             log_quote(q, sizeof(q), natsStatus_GetText(s)), (int)jerr,
-             log_quote(q + 100, 100, nats_GetLastError(NULL)));
+    log_warn(event, LOG_STR("status", natsStatus_GetText(s)),
+             LOG_INT("js_code", jerr),
+             LOG_STR("error", nats_GetLastError(NULL)));
 }
 
 static void on_disconnected(natsConnection *nc, void *arg)
 {
-    log_warn("nats_disconnected", "\"reconnecting\":true");
+    log_warn("nats_disconnected", LOG_BOOL("reconnecting", 1));
 }
 
 static void on_reconnected(natsConnection *nc, void *arg)
@@ -96,7 +94,7 @@ static void on_reconnected(natsConnection *nc, void *arg)
     struct consumer *c = arg;
 
     atomic_store(&c->check, 1); /* a new server? */
-    log_info("nats_reconnected", "\"ok\":true");
+    log_info("nats_reconnected", LOG_BOOL("ok", 1));
 }
 
 static natsStatus make_options(struct consumer *c)
@@ -197,82 +195,77 @@ static const char *ack_name(jsAckPolicy p)
                                : "?";
 }
 
-/* Appends ,"field":{"found":F,"want":W} to the list at out (F and W
- * already JSON); a member that does not fit is left out whole, so the
- * list stays valid JSON. */
-static void add_diff(char *out, size_t n, const char *field, const char *found,
-                     const char *want)
-{
-    size_t used = strlen(out);
-    char m[256];
-    int len;
+#define DIFF_MAX 13 /* the settings consumer_diff() compares */
 
-    len = snprintf(m, sizeof(m), "%s\"%s\":{\"found\":%s,\"want\":%s}",
-                   used ? "," : "", field, found, want);
-    if (len > 0 && (size_t)len < sizeof(m) && used + (size_t)len < n)
-        memcpy(out + used, m, (size_t)len + 1);
+/* The settings that differ, as log fields: member[] holds one object
+ * {"found":F,"want":W} per setting and ends with LOG_END. */
+struct diff {
+    size_t n;
+    struct log_field member[DIFF_MAX + 1];
+    struct log_field pair[DIFF_MAX][3];
+};
+
+static void add_diff(struct diff *d, const char *setting,
+                     struct log_field found, struct log_field want)
+{
+    struct log_field *p = d->pair[d->n];
+
+    if (d->n >= DIFF_MAX)
+        return;
+    p[0] = found;
+    p[1] = want;
+    p[2] = LOG_END;
+    d->member[d->n++] = LOG_OBJ(setting, p);
+    d->member[d->n] = LOG_END;
 }
 
-static void diff_str(char *out, size_t n, const char *field, const char *found,
+static void diff_str(struct diff *d, const char *setting, const char *found,
                      const char *want)
 {
-    char f[72], w[72];
-
-    if (strcmp(found ? found : "", want ? want : ""))
-        add_diff(out, n, field, log_quote(f, sizeof(f), found ? found : ""),
-                 log_quote(w, sizeof(w), want ? want : ""));
+    found = found ? found : "";
+    want = want ? want : "";
+    if (strcmp(found, want))
+        add_diff(d, setting, LOG_STR("found", found), LOG_STR("want", want));
 }
 
-static void diff_num(char *out, size_t n, const char *field, int64_t found,
+static void diff_num(struct diff *d, const char *setting, int64_t found,
                      int64_t want)
 {
-    char f[24], w[24];
+    if (found != want)
+        add_diff(d, setting, LOG_INT("found", found), LOG_INT("want", want));
+}
 
-    if (found == want)
-        return;
-    snprintf(f, sizeof(f), "%lld", (long long)found);
-    snprintf(w, sizeof(w), "%lld", (long long)want);
-    add_diff(out, n, field, f, w);
+static const char *replay_name(jsReplayPolicy p)
+{
+    return p == js_ReplayInstant ? "instant" : "original";
 }
 
 /* Every setting of the consumer found that bears on delivering each vote
- * to the worker until it acks it, compared with ours; the differences
- * into out as JSON members, "" when none. What else a consumer has
- * (description, sample frequency, max waiting) changes no delivery. */
+ * to the worker until it acks it, compared with ours; d->n is 0 when none
+ * differs. What else a consumer has (description, sample frequency, max
+ * waiting) changes no delivery. d points into have and want. */
 static void consumer_diff(const jsConsumerConfig *have,
-                          const jsConsumerConfig *want, char *out, size_t n)
+                          const jsConsumerConfig *want, struct diff *d)
 {
-    char f[24], w[24];
-
-    out[0] = '\0';
-    diff_str(out, n, "durable_name", have->Durable, want->Durable);
-    if (have->AckPolicy != want->AckPolicy)
-        add_diff(out, n, "ack_policy",
-                 log_quote(f, sizeof(f), ack_name(have->AckPolicy)),
-                 log_quote(w, sizeof(w), ack_name(want->AckPolicy)));
-    diff_str(out, n, "filter_subject", have->FilterSubject,
-             want->FilterSubject);
-    if (have->DeliverPolicy != want->DeliverPolicy)
-        add_diff(out, n, "deliver_policy",
-                 log_quote(f, sizeof(f), deliver_name(have->DeliverPolicy)),
-                 log_quote(w, sizeof(w), deliver_name(want->DeliverPolicy)));
-    diff_num(out, n, "max_deliver", have->MaxDeliver, want->MaxDeliver);
-    diff_num(out, n, "inactive_threshold", have->InactiveThreshold,
+    d->n = 0;
+    d->member[0] = LOG_END;
+    diff_str(d, "durable_name", have->Durable, want->Durable);
+    diff_str(d, "ack_policy", ack_name(have->AckPolicy),
+             ack_name(want->AckPolicy));
+    diff_str(d, "filter_subject", have->FilterSubject, want->FilterSubject);
+    diff_str(d, "deliver_policy", deliver_name(have->DeliverPolicy),
+             deliver_name(want->DeliverPolicy));
+    diff_num(d, "max_deliver", have->MaxDeliver, want->MaxDeliver);
+    diff_num(d, "inactive_threshold", have->InactiveThreshold,
              want->InactiveThreshold);
-    diff_num(out, n, "ack_wait", have->AckWait, want->AckWait);
-    diff_num(out, n, "max_ack_pending", have->MaxAckPending,
-             want->MaxAckPending);
-    if (have->ReplayPolicy != want->ReplayPolicy)
-        add_diff(out, n, "replay_policy",
-                 have->ReplayPolicy == js_ReplayInstant ? "\"instant\""
-                                                        : "\"original\"",
-                 want->ReplayPolicy == js_ReplayInstant ? "\"instant\""
-                                                        : "\"original\"");
-    diff_str(out, n, "deliver_subject", have->DeliverSubject,
-             want->DeliverSubject);
-    diff_num(out, n, "backoff", have->BackOffLen, want->BackOffLen);
-    diff_num(out, n, "headers_only", have->HeadersOnly, want->HeadersOnly);
-    diff_num(out, n, "max_request_batch", have->MaxRequestBatch,
+    diff_num(d, "ack_wait", have->AckWait, want->AckWait);
+    diff_num(d, "max_ack_pending", have->MaxAckPending, want->MaxAckPending);
+    diff_str(d, "replay_policy", replay_name(have->ReplayPolicy),
+             replay_name(want->ReplayPolicy));
+    diff_str(d, "deliver_subject", have->DeliverSubject, want->DeliverSubject);
+    diff_num(d, "backoff", have->BackOffLen, want->BackOffLen);
+    diff_num(d, "headers_only", have->HeadersOnly, want->HeadersOnly);
+    diff_num(d, "max_request_batch", have->MaxRequestBatch,
              want->MaxRequestBatch);
 }
 
@@ -281,13 +274,13 @@ static void consumer_diff(const jsConsumerConfig *have,
 static int consumer_matches(struct consumer *c, const jsConsumerConfig *want)
 {
     jsConsumerInfo *ci = NULL;
-    char diff[800]; /* the first difference always fits */
+    struct diff d;
     int rc = -EIO;
 
     if (js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE, NULL,
                            NULL) == NATS_OK) {
-        consumer_diff(ci->Config, want, diff, sizeof(diff));
-        rc = diff[0] == '\0';
+        consumer_diff(ci->Config, want, &d);
+        rc = d.n == 0;
     }
     jsConsumerInfo_Destroy(ci);
     return rc;
@@ -308,20 +301,20 @@ static int check_existing(struct consumer *c, jsConsumerInfo *ci)
     jsConsumerInfo *up = NULL;
     jsConsumerConfig want;
     jsErrCode jerr = 0;
-    char diff[800];
+    struct diff d;
     natsStatus s;
 
     consumer_config(c, &want);
-    consumer_diff(ci->Config, &want, diff, sizeof(diff));
-    if (!diff[0])
+    consumer_diff(ci->Config, &want, &d);
+    if (d.n == 0)
         return 0;
-    log_warn("consumer_config_differs",
-             "\"stream\":\"%s\",\"consumer\":\"%s\",\"differs\":{%s}",
-             CONSUMER_STREAM, CONSUMER_DURABLE, diff);
+    log_warn("consumer_config_differs", LOG_STR("stream", CONSUMER_STREAM),
+             LOG_STR("consumer", CONSUMER_DURABLE),
+             LOG_OBJ("differs", d.member));
     s = js_UpdateConsumer(&up, c->js, CONSUMER_STREAM, &want, NULL, &jerr);
     jsConsumerInfo_Destroy(up);
     if (s == NATS_OK && consumer_matches(c, &want) == 1) {
-        log_warn("consumer_updated", "\"consumer\":\"%s\"", CONSUMER_DURABLE);
+        log_warn("consumer_updated", LOG_STR("consumer", CONSUMER_DURABLE));
         return 0;
     }
     jerr = 0;
@@ -337,7 +330,7 @@ static int check_existing(struct consumer *c, jsConsumerInfo *ci)
         log_nats("consumer_replace_failed", s, jerr);
         return -EIO;
     }
-    log_warn("consumer_replaced", "\"consumer\":\"%s\"", CONSUMER_DURABLE);
+    log_warn("consumer_replaced", LOG_STR("consumer", CONSUMER_DURABLE));
     return 0;
 }
 
@@ -367,7 +360,7 @@ static int ensure_consumer(struct consumer *c)
         log_nats("consumer_setup_failed", s, jerr);
         return -EIO;
     }
-    log_info("consumer_created", "\"consumer\":\"%s\"", CONSUMER_DURABLE);
+    log_info("consumer_created", LOG_STR("consumer", CONSUMER_DURABLE));
     return 0;
 }
 
@@ -417,8 +410,8 @@ static int check_stream(struct consumer *c)
     if (now == was)
         return 0;
     c->created = now;
-    log_info("stream_seen", "\"stream\":\"%s\",\"created\":%lld,\"was\":%lld",
-             CONSUMER_STREAM, (long long)now, (long long)was);
+    log_info("stream_seen", LOG_STR("stream", CONSUMER_STREAM),
+             LOG_INT("created", now), LOG_INT("was", was));
     return was ? 1 : 0;
 }
 
@@ -477,8 +470,8 @@ int consumer_open(struct consumer **out, const struct consumer_opts *o)
         consumer_close(c);
         return rc;
     }
-    log_info("consumer_bound", "\"stream\":\"%s\",\"consumer\":\"%s\"",
-             CONSUMER_STREAM, CONSUMER_DURABLE);
+    log_info("consumer_bound", LOG_STR("stream", CONSUMER_STREAM),
+             LOG_STR("consumer", CONSUMER_DURABLE));
     *out = c;
     return 0;
 }
@@ -560,10 +553,9 @@ static int recreate(struct consumer *c)
         c->missing_since = nats_Now();
     /* (Requests sent while it was away may still say "gone" just after.) */
     if (!was && nats_Now() - c->recovered_ms > STREAM_GRACE_MS) {
-        log_warn("consumer_missing",
-                 "\"stream\":\"%s\",\"consumer\":\"%s\",\"action\":"
-                 "\"re-creating\"",
-                 CONSUMER_STREAM, CONSUMER_DURABLE);
+        log_warn("consumer_missing", LOG_STR("stream", CONSUMER_STREAM),
+                 LOG_STR("consumer", CONSUMER_DURABLE),
+                 LOG_STR("action", "re-creating"));
     }
     if (nats_Now() - c->missing_since < STREAM_GRACE_MS && stream_missing(c))
         return -EIO;
@@ -572,7 +564,7 @@ static int recreate(struct consumer *c)
     atomic_store(&c->check, 1);
     atomic_store(&c->missing, 0);
     c->recovered_ms = nats_Now();
-    log_info("consumer_recovered", "\"consumer\":\"%s\"", CONSUMER_DURABLE);
+    log_info("consumer_recovered", LOG_STR("consumer", CONSUMER_DURABLE));
     return 0;
 }
 
@@ -602,7 +594,7 @@ static int recheck_refused(struct consumer *c)
     if (bind(c))
         return -EIO;
     atomic_store(&c->refused, 0);
-    log_info("stream_accepted", "\"stream\":\"%s\"", CONSUMER_STREAM);
+    log_info("stream_accepted", LOG_STR("stream", CONSUMER_STREAM));
     return 0;
 }
 

@@ -119,10 +119,10 @@ static int run(struct worker *w)
                      ACK_WAIT_MS))
         return -ENOMEM;
     atomic_store(&w->pipe, p);
-    log_info("ready", "\"port\":%u,\"batch\":%d", w->cfg.http_port,
-             w->cfg.batch_size);
+    log_info("ready", LOG_INT("port", w->cfg.http_port),
+             LOG_INT("batch", w->cfg.batch_size));
     pipeline_run(p, &g_stop); /* finishes the batch in hand */
-    log_info("stopping", "\"reason\":\"signal\"");
+    log_info("stopping", LOG_STR("reason", "signal"));
     http_stop(w->http); /* no /readyz may still look at p */
     w->http = NULL;
     pipeline_free(p);
@@ -160,6 +160,6 @@ out_metrics:
     nats_Close();
     if (g_stop) /* asked to stop, even before it was ready: not a failure */
         rc = EXIT_SUCCESS;
-    log_info("stopped", "\"exit\":%d", rc);
+    log_info("stopped", LOG_INT("exit", rc));
     return rc;
 }

@@ -169,7 +169,6 @@ static void take(struct pipeline *p, struct batch *b, natsMsg *m)
     struct vote *v = &b->votes[b->n_held];
     struct consumer_meta meta = {0};
     const char *reason = NULL;
-    char qr[64];
 
     if (consumer_meta(p->consumer, m, &meta))
         reason = "no_jetstream_metadata";
@@ -180,8 +179,8 @@ static void take(struct pipeline *p, struct batch *b, natsMsg *m)
         b->held[b->n_held++] = m;
         return;
     }
-    log_warn("deadletter", "\"seq\":%llu,\"reason\":%s",
-             (unsigned long long)meta.seq, log_quote(qr, sizeof(qr), reason));
+    log_warn("deadletter", LOG_UINT("seq", meta.seq),
+             LOG_STR("reason", reason));
     if (consumer_deadletter(p->consumer, m, reason) == 0)
         metrics_add(p->m.deadletters, 1);
 }
@@ -247,7 +246,7 @@ static int retry_apply(struct pipeline *p, struct batch *b, int rc,
             continue;
         rc = store_apply(p->store, b->votes, b->n_held, changed);
     }
-    log_info("pg_recovered", "\"attempts\":%u", attempt + 1);
+    log_info("pg_recovered", LOG_INT("attempts", attempt + 1));
     return 0;
 }
 
@@ -369,18 +368,18 @@ static int note_stream(struct pipeline *p)
     if (was == p->epoch)
         return 0;
     if (was == 0) {
-        log_info("stream_first_seen",
-                 "\"stream\":\"%s\",\"created\":%lld,\"epoch\":%lld",
-                 CONSUMER_STREAM, (long long)stream, (long long)p->epoch);
+        log_info("stream_first_seen", LOG_STR("stream", CONSUMER_STREAM),
+                 LOG_INT("created", stream), LOG_INT("epoch", p->epoch));
         return 0;
     }
-    log_warn("stream_changed",
-             "\"stream\":\"%s\",\"was\":%lld,\"now\":%lld,\"created\":%lld,"
-             "\"meaning\":\"the stream was re-created or moved; its sequences "
-             "start over. Votes are ordered by (epoch, seq): new ones win over "
-             "older rows; votes not copied from the old stream are gone\"",
-             CONSUMER_STREAM, (long long)was, (long long)p->epoch,
-             (long long)stream);
+    log_warn("stream_changed", LOG_STR("stream", CONSUMER_STREAM),
+             LOG_INT("was", was), LOG_INT("now", p->epoch),
+             LOG_INT("created", stream),
+             LOG_STR("meaning",
+                     "the stream was re-created or moved; its sequences start "
+                     "over. Votes are ordered by (epoch, seq): new ones win "
+                     "over older rows; votes not copied from the old stream "
+                     "are gone"));
     return 0;
 }
 
@@ -421,7 +420,7 @@ static void probe_pg(struct pipeline *p)
         return;
     }
     if (!atomic_load(&p->pg_up))
-        log_info("pg_recovered", "\"idle\":true");
+        log_info("pg_recovered", LOG_BOOL("idle", 1));
     set_pg_up(p, 1);
 }
 

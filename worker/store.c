@@ -126,20 +126,15 @@ static void log_pg_error(const char *event, const PGconn *c, const PGresult *r)
 {
     const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    char qm[300], qs[16];
-
-    log_warn(event, "\"sqlstate\":%s,\"error\":%s",
-             log_quote(qs, sizeof(qs), state ? state : ""),
-             log_quote(qm, sizeof(qm), msg));
+    log_warn(event, LOG_STR("sqlstate", state ? state : ""),
+             LOG_STR("error", msg));
 }
 
 /* Notices ("relation already exists, skipping") go to the debug log, not
  * to stderr. */
 static void on_notice(void *arg, const char *msg)
 {
-    char q[300];
-
-    log_debug("pg_notice", "\"message\":%s", log_quote(q, sizeof(q), msg));
+    log_debug("pg_notice", LOG_STR("message", msg));
 }
 
 static int alloc_buffers(struct store *s, size_t max_batch)
@@ -175,23 +170,19 @@ static void log_connected(PGconn *c)
 {
     static const char *const keys[] = {"keepalives_idle", "keepalives_interval",
                                        "keepalives_count", "tcp_user_timeout"};
-    char q[4][24], qh[300], qp[16];
+    const char *val[4] = {"", "", "", ""}, *port = PQport(c);
     PQconninfoOption *opts = PQconninfo(c), *o;
     size_t i;
 
-    for (i = 0; i < 4; i++)
-        log_quote(q[i], sizeof(q[i]), "");
     for (o = opts; o && o->keyword; o++)
         for (i = 0; i < 4; i++)
             if (o->val && strcmp(o->keyword, keys[i]) == 0)
-                log_quote(q[i], sizeof(q[i]), o->val);
-    log_info("pg_connected",
-             "\"host\":%s,\"port\":%s,\"keepalives_idle\":%s,"
-             "\"keepalives_interval\":%s,\"keepalives_count\":%s,"
-             "\"tcp_user_timeout\":%s",
-             log_quote(qh, sizeof(qh), PQhost(c)),
-             log_quote(qp, sizeof(qp), PQport(c)), q[0], q[1], q[2], q[3]);
-    PQconninfoFree(opts);
+                val[i] = o->val;
+    log_info("pg_connected", LOG_STR("host", PQhost(c)),
+             LOG_INT("port", port ? strtol(port, NULL, 10) : 0),
+             LOG_STR(keys[0], val[0]), LOG_STR(keys[1], val[1]),
+             LOG_STR(keys[2], val[2]), LOG_STR(keys[3], val[3]));
+    PQconninfoFree(opts); /* after the log: val points into it */
 }
 
 int store_open(struct store **out, const char *const *keys,
@@ -340,7 +331,7 @@ static int run_migrations(struct store *s)
         rc = exec_ok(s, "pg_migrate_failed", sql);
         if (rc)
             return rc;
-        log_info("pg_migrated", "\"version\":%ld", v + 1);
+        log_info("pg_migrated", LOG_INT("version", v + 1));
     }
     return 0;
 }
@@ -355,10 +346,10 @@ static int take_migration_lock(struct store *s)
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         if (state && !strcmp(state, "55P03"))
             log_warn("pg_migrate_lock_busy",
-                     "\"error\":\"another session holds table worker_schema"
-                     " (a migrating worker, or a superuser: see pg_locks);"
-                     " retrying\",\"waited\":\"%s\"",
-                     STORE_MIGRATION_LOCK_TIMEOUT);
+                     LOG_STR("error", "another session holds table "
+                                      "worker_schema (a migrating worker, or "
+                                      "a superuser: see pg_locks); retrying"),
+                     LOG_STR("waited", STORE_MIGRATION_LOCK_TIMEOUT));
         else
             log_pg_error("pg_migrate_failed", s->conn, r);
         rc = store_connected(s) ? -EAGAIN : -EIO;

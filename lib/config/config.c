@@ -11,11 +11,8 @@
 
 int config_invalid(const char *name, const char *value, const char *why)
 {
-    char qv[300], qw[200];
-
-    log_error("config_invalid", "\"variable\":\"%s\",\"value\":%s,\"error\":%s",
-              name, log_quote(qv, sizeof(qv), value),
-              log_quote(qw, sizeof(qw), why));
+    log_error("config_invalid", LOG_STR("variable", name),
+              LOG_STR("value", value), LOG_STR("error", why));
     return -EINVAL;
 }
 

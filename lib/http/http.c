@@ -268,7 +268,7 @@ int http_start(struct mg_context **out, const struct http_opts *o)
 {
     struct mg_callbacks cb;
     const char *opts[48];
-    char threads[16], ebuf[256], q[300];
+    char threads[16], ebuf[256];
     struct mg_init_data init;
     struct mg_error_data err;
     struct mg_context *ctx;
@@ -290,10 +290,10 @@ int http_start(struct mg_context **out, const struct http_opts *o)
     err.text_buffer_size = sizeof(ebuf);
     ctx = mg_start2(&init, &err);
     if (!ctx) {
-        log_error("http_start_failed",
-                  "\"listen\":\"%s\",\"error\":%s,\"hint\":\"is another "
-                  "process listening on that port?\"",
-                  o->listen, log_quote(q, sizeof(q), ebuf));
+        log_error("http_start_failed", LOG_STR("listen", o->listen),
+                  LOG_STR("error", ebuf),
+                  LOG_STR("hint", "is another process listening on that "
+                                  "port?"));
         return strstr(ebuf, "in use") ? -EADDRINUSE : -EINVAL;
     }
     mg_set_request_handler(ctx, "/healthz$", on_healthz, NULL);

@@ -114,12 +114,9 @@ void jstream_deadletter(struct jstream_desc *d,
 static void log_failed(const char *stream, natsStatus s, jsErrCode jerr,
                        const char *detail)
 {
-    char q[100], qd[300];
-
-    log_warn("stream_check_failed",
-             "\"stream\":\"%s\",\"error\":%s,\"code\":%d,\"detail\":%s", stream,
-             log_quote(q, sizeof(q), natsStatus_GetText(s)), (int)jerr,
-             log_quote(qd, sizeof(qd), detail));
+    log_warn("stream_check_failed", LOG_STR("stream", stream),
+             LOG_STR("error", natsStatus_GetText(s)), LOG_INT("code", jerr),
+             LOG_STR("detail", detail));
 }
 
 static natsStatus create_stream(jsCtx *js, const struct jstream_desc *d,
@@ -146,15 +143,16 @@ static natsStatus create_stream(jsCtx *js, const struct jstream_desc *d,
     s = js_AddStream(&si, js, &cfg, NULL, jerr);
     jsStreamInfo_Destroy(si);
     if (s == NATS_OK)
-        log_info("stream_created",
-                 "\"stream\":\"%s\",\"replicas\":%d,\"max_age_s\":%lld,"
-                 "\"max_bytes\":%lld,\"discard\":\"%s\",\"duplicates_s\":%lld,"
-                 "\"retention\":\"%s\"",
-                 d->name, d->replicas, (long long)(d->max_age_ns / NS_PER_S),
-                 (long long)d->max_bytes,
-                 d->discard == js_DiscardNew ? "new" : "old",
-                 (long long)(d->duplicates_ns / NS_PER_S),
-                 d->retention == js_WorkQueuePolicy ? "workqueue" : "limits");
+        log_info(
+            "stream_created", LOG_STR("stream", d->name),
+            LOG_INT("replicas", d->replicas),
+            LOG_INT("max_age_s", d->max_age_ns / NS_PER_S),
+            LOG_INT("max_bytes", d->max_bytes),
+            LOG_STR("discard", d->discard == js_DiscardNew ? "new" : "old"),
+            LOG_INT("duplicates_s", d->duplicates_ns / NS_PER_S),
+            LOG_STR("retention", d->retention == js_WorkQueuePolicy
+                                     ? "workqueue"
+                                     : "limits"));
     return s;
 }
 
@@ -165,10 +163,10 @@ static void differs(const struct jstream_desc *d, unsigned *said, unsigned bit,
     if (has == asked || (*said & bit))
         return;
     *said |= bit;
-    log_warn("stream_settings_differ",
-             "\"stream\":\"%s\",\"setting\":\"%s\",\"has\":%lld,"
-             "\"asked\":%lld,\"note\":\"an existing stream is left as it is\"",
-             d->name, setting, has, asked);
+    log_warn("stream_settings_differ", LOG_STR("stream", d->name),
+             LOG_STR("setting", setting), LOG_INT("has", has),
+             LOG_INT("asked", asked),
+             LOG_STR("note", "an existing stream is left as it is"));
 }
 
 /* The differences that lose nothing: warned once each. */
@@ -190,10 +188,9 @@ static void compare(const struct jstream_desc *d, const jsStreamConfig *c,
                 d->duplicates_ns / NS_PER_S);
     if ((!c->DenyDelete || !c->DenyPurge) && !(*said & W_DENY)) {
         *said |= W_DENY;
-        log_warn("stream_settings_differ",
-                 "\"stream\":\"%s\",\"setting\":\"deny_delete_purge\","
-                 "\"has\":false,\"asked\":true",
-                 d->name);
+        log_warn("stream_settings_differ", LOG_STR("stream", d->name),
+                 LOG_STR("setting", "deny_delete_purge"), LOG_BOOL("has", 0),
+                 LOG_BOOL("asked", 1));
     }
 }
 
@@ -202,19 +199,16 @@ static void refuse(const struct jstream_desc *d, unsigned *said, unsigned bit,
                    const char *field, const char *has, char *why, size_t n,
                    int *refused)
 {
-    char q[200];
-
     if (!*refused && why)
         snprintf(why, n, "stream %s refused: %s is %s", d->name, field, has);
     *refused = 1;
     if (*said & bit)
         return;
     *said |= bit;
-    log_error("stream_refused",
-              "\"stream\":\"%s\",\"field\":\"%s\",\"has\":%s,\"note\":\"it "
-              "can lose or leak votes: not used until an operator fixes it "
-              "(docs/decisions.md)\"",
-              d->name, field, log_quote(q, sizeof(q), has));
+    log_error("stream_refused", LOG_STR("stream", d->name),
+              LOG_STR("field", field), LOG_STR("has", has),
+              LOG_STR("note", "it can lose or leak votes: not used until an "
+                              "operator fixes it (docs/decisions.md)"));
 }
 
 static int same_subjects(const struct jstream_desc *d, const jsStreamConfig *c)

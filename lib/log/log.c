@@ -2,7 +2,6 @@
 #include "lib/log/log.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,7 +15,6 @@ static int out_fd = STDOUT_FILENO;
 
 int log_init(const char *svc, const char *level)
 {
-    char q[80];
     int i;
 
     snprintf(svc_name, sizeof(svc_name), "%s", svc);
@@ -30,10 +28,9 @@ int log_init(const char *svc, const char *level)
             return 0;
         }
     }
-    log_emit(LL_ERROR, "config_invalid",
-             "\"variable\":\"LOG_LEVEL\",\"value\":%s,"
-             "\"error\":\"must be one of debug, info, warn, error\"",
-             log_quote(q, sizeof(q), level));
+    log_error("config_invalid", LOG_STR("variable", "LOG_LEVEL"),
+              LOG_STR("value", level),
+              LOG_STR("error", "must be one of debug, info, warn, error"));
     return -EINVAL;
 }
 
@@ -71,19 +68,45 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
-const char *log_quote(char *buf, size_t n, const char *s)
-{
-    size_t o = 0;
+/* A line being built: fields stop at `end`, which keeps room for what
+ * closes the line (the objects open, "truncated":true, "}\n"). */
+struct line {
+    char buf[LOG_LINE_MAX];
+    size_t len, end;
+    int full; /* a field did not fit: the rest are left out */
+};
 
-    if (n < 8) {
-        buf[0] = '\0';
-        return buf;
-    }
-    if (!s) {
-        memcpy(buf, "null", 5);
-        return buf;
-    }
-    buf[o++] = '"';
+static const char TRUNCATED[] = ",\"truncated\":true";
+
+static int put(struct line *l, const char *s, size_t n)
+{
+    if (l->len + n > l->end)
+        return -1;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+    return 0;
+}
+
+static int put_lit(struct line *l, const char *s)
+{
+    return put(l, s, strlen(s));
+}
+
+/* Writes s as a JSON string in at most max bytes (or what is left of the
+ * line), cut at a character and ending in "..." when it does not fit.
+ * NULL is written null. 0, 1 when cut, -1 when nothing fits. */
+static int put_str(struct line *l, const char *s, size_t max)
+{
+    size_t room = l->end - l->len < max ? l->end - l->len : max;
+    char *out = l->buf + l->len;
+    size_t o = 0;
+    int cut = 0;
+
+    if (!s)
+        return put_lit(l, "null");
+    if (room < 5) /* "..." */
+        return -1;
+    out[o++] = '"';
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[8];
@@ -100,18 +123,70 @@ const char *log_quote(char *buf, size_t n, const char *s)
             skip = len - 1;
         } else
             len = (size_t)snprintf(esc, sizeof(esc), "\\ufffd");
-        if (o + len + 5 > n) { /* room for ...", NUL */
-            memcpy(buf + o, "...", 3);
+        if (o + len + 4 > room) { /* room for ..." */
+            memcpy(out + o, "...", 3);
             o += 3;
+            cut = 1;
             break;
         }
-        memcpy(buf + o, esc, len);
+        memcpy(out + o, esc, len);
         o += len;
         s += skip;
     }
-    buf[o++] = '"';
-    buf[o] = '\0';
-    return buf;
+    out[o++] = '"';
+    l->len += o;
+    return cut;
+}
+
+static void put_fields(struct line *l, const struct log_field *f, int first);
+
+/* The value of f; -1 when it does not fit. */
+static int put_value(struct line *l, const struct log_field *f)
+{
+    char num[24];
+    size_t room = l->end - l->len;
+    int rc;
+
+    switch (f->kind) {
+    case LF_STR:
+        rc = put_str(l, f->v.s, LOG_STR_MAX);
+        if (rc == 1 && room < LOG_STR_MAX)
+            l->full = 1; /* cut by the end of the line */
+        return rc < 0 ? -1 : 0;
+    case LF_INT:
+        return put(l, num, (size_t)snprintf(num, sizeof(num), "%lld", f->v.i));
+    case LF_UINT:
+        return put(l, num, (size_t)snprintf(num, sizeof(num), "%llu", f->v.u));
+    case LF_BOOL:
+        return put_lit(l, f->v.i ? "true" : "false");
+    case LF_OBJ:
+        if (l->len + 2 > l->end) /* {} */
+            return -1;
+        l->buf[l->len++] = '{';
+        l->end--; /* keeps room for the closing brace */
+        put_fields(l, f->v.obj, 1);
+        l->end++;
+        return put_lit(l, "}");
+    default:
+        return put_lit(l, "null");
+    }
+}
+
+/* ,"key":value for each field until LOG_END, as long as they fit: one
+ * that does not is taken out whole, and marks the line full. */
+static void put_fields(struct line *l, const struct log_field *f, int first)
+{
+    size_t mark;
+
+    for (; f->kind != LF_END && !l->full; f++, first = 0) {
+        mark = l->len;
+        if ((!first && put_lit(l, ",")) ||
+            put_str(l, f->key ? f->key : "null", LOG_STR_MAX) != 0 ||
+            put_lit(l, ":") || put_value(l, f)) {
+            l->len = mark;
+            l->full = 1;
+        }
+    }
 }
 
 static size_t format_time(char *buf, size_t n)
@@ -128,38 +203,32 @@ static size_t format_time(char *buf, size_t n)
     return len;
 }
 
-void log_emit(int lvl, const char *event, const char *fmt, ...)
+void log_emit(int lvl, const char *event, const struct log_field *fields)
 {
-    char line[1024];
+    struct line l;
     char ts[40];
-    va_list ap;
-    int head, body;
-    size_t len;
 
     if (lvl < LL_DEBUG || lvl > LL_ERROR)
         lvl = LL_ERROR;
+    l.len = 0;
+    l.end = sizeof(l.buf) - (sizeof(TRUNCATED) - 1) - 2; /* }\n */
+    l.full = 0;
     format_time(ts, sizeof(ts));
-    head = snprintf(line, sizeof(line),
-                    "{\"ts\":\"%s\",\"lvl\":\"%s\",\"svc\":\"%s\","
-                    "\"event\":\"%s\"",
-                    ts, level_names[lvl], svc_name, event);
-    if (head < 0 || (size_t)head >= sizeof(line) - 32)
-        return;
-    len = (size_t)head;
-    if (fmt && *fmt) {
-        va_start(ap, fmt);
-        line[len] = ',';
-        body = vsnprintf(line + len + 1, sizeof(line) - len - 1 - 3, fmt, ap);
-        va_end(ap);
-        /* A cut field could leave broken JSON: drop the fields instead. */
-        if (body >= 0 && (size_t)body < sizeof(line) - len - 1 - 3)
-            len += 1 + (size_t)body;
-        else
-            len += (size_t)snprintf(line + len, sizeof(line) - len,
-                                    ",\"truncated\":true");
+    put_lit(&l, "{\"ts\":\"");
+    put_lit(&l, ts);
+    put_lit(&l, "\",\"lvl\":\"");
+    put_lit(&l, level_names[lvl]);
+    put_lit(&l, "\",\"svc\":");
+    put_str(&l, svc_name, LOG_STR_MAX);
+    put_lit(&l, ",\"event\":");
+    put_str(&l, event, LOG_STR_MAX);
+    put_fields(&l, fields, 0);
+    if (l.full) {
+        memcpy(l.buf + l.len, TRUNCATED, sizeof(TRUNCATED) - 1);
+        l.len += sizeof(TRUNCATED) - 1;
     }
-    line[len++] = '}';
-    line[len++] = '\n';
-    if (write(out_fd, line, len) < 0)
+    l.buf[l.len++] = '}';
+    l.buf[l.len++] = '\n';
+    if (write(out_fd, l.buf, l.len) < 0)
         return; /* nowhere left to report it */
 }

@@ -30,7 +30,6 @@ int retry_backoff(const char *what, int (*fn)(void *arg), void *arg,
 {
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)arg;
     unsigned attempt, delay;
-    char qw[80], qe[120];
     int rc;
 
     for (attempt = 0;; attempt++) {
@@ -39,17 +38,16 @@ int retry_backoff(const char *what, int (*fn)(void *arg), void *arg,
         rc = fn(arg);
         if (rc == 0) {
             if (attempt > 0)
-                log_info("recovered", "\"what\":%s,\"attempts\":%u",
-                         log_quote(qw, sizeof(qw), what), attempt + 1);
+                log_info("recovered", LOG_STR("what", what),
+                         LOG_INT("attempts", attempt + 1));
             return 0;
         }
         if (p->max_attempts && attempt + 1 >= p->max_attempts)
             return rc;
         delay = retry_delay_ms(p, attempt, &seed);
-        log_warn("retrying",
-                 "\"what\":%s,\"attempt\":%u,\"delay_ms\":%u,\"error\":%s",
-                 log_quote(qw, sizeof(qw), what), attempt + 1, delay,
-                 log_quote(qe, sizeof(qe), strerror(rc < 0 ? -rc : rc)));
+        log_warn("retrying", LOG_STR("what", what),
+                 LOG_INT("attempt", attempt + 1), LOG_INT("delay_ms", delay),
+                 LOG_STR("error", strerror(rc < 0 ? -rc : rc)));
         if (shutdown_sleep_ms(stop, delay))
             return -ECANCELED;
     }
