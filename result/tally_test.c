@@ -16,6 +16,7 @@
 
 #include "result/pgtest.h"
 #include "result/tally.h"
+#include "lib/log/logcapture.h"
 #include "lib/mono/mono.h"
 #include "result/wstest.h"
 #include "tests/fixture/fixture.h"
@@ -187,11 +188,17 @@ static void test_tally_safety_refresh(void **state)
     tally_stop(t);
 }
 
+/* Postgres restarts: the tally reconnects and reads on, and its log says
+ * where it lost and found Postgres (the port a number). */
 static void test_tally_reconnects_after_restart(void **state)
 {
     struct seen s;
-    struct tally *t = start(&s, 5000);
+    struct tally *t;
+    const char *logged;
+    char want[96];
 
+    logcapture_start();
+    t = start(&s, 5000);
     assert_true(wait_total(&s, 48, 10000) >= 0);
     assert_int_equal(fixture_stop(&pg), 0);
     assert_int_equal(wait_connected(t, 0, 10000), 0);
@@ -200,6 +207,14 @@ static void test_tally_reconnects_after_restart(void **state)
     assert_int_equal(pgtest_batch(pg.url, 1, 1, 1), 0);
     assert_true(wait_total(&s, 50, 1000) >= 0);
     tally_stop(t);
+    logged = logcapture_drain();
+    logcapture_stop();
+    snprintf(want, sizeof(want),
+             "\"event\":\"pg_connected\",\"host\":\"127.0.0.1\",\"port\":%u}",
+             pg.port);
+    assert_non_null(strstr(logged, want));
+    assert_non_null(strstr(
+        logged, "\"event\":\"pg_disconnected\",\"host\":\"127.0.0.1\"}"));
 }
 
 int main(void)

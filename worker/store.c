@@ -126,6 +126,7 @@ static void log_pg_error(const char *event, const PGconn *c, const PGresult *r)
 {
     const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
     log_warn(event, LOG_STR("sqlstate", state ? state : ""),
              LOG_STR("error", msg));
 }

@@ -315,7 +315,7 @@ static int wait_readyz(uint16_t port, int want_ok, int timeout_ms, char *body,
 static void test_worker_pg_keepalives_and_readyz(void **state)
 {
     uint16_t port = fixture_free_port();
-    char body[512], *text = NULL;
+    char body[512], want[32], *text = NULL;
     size_t len = 0;
     FILE *f;
     pid_t pid;
@@ -332,6 +332,8 @@ static void test_worker_pg_keepalives_and_readyz(void **state)
     assert_true(getdelim(&text, &len, '\0', f) > 0);
     fclose(f);
     assert_non_null(strstr(text, "\"event\":\"pg_connected\""));
+    snprintf(want, sizeof(want), "\"port\":%u,", pg.port); /* a number */
+    assert_non_null(strstr(text, want));
     assert_non_null(strstr(text, "\"tcp_user_timeout\":\"10000\""));
     assert_non_null(strstr(text, "\"keepalives_idle\":\"10\""));
     free(text);
