@@ -8,9 +8,7 @@
  * hold (capacity.h). See docs/architecture.md. */
 #include <malloc.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "lib/config/config.h"
 #include "lib/http/http.h"
@@ -70,17 +68,6 @@ static int start_tally(struct app *app, const struct settings *c,
     return tally_start(&app->tally, &o);
 }
 
-/* Every option of the server beyond lib/http's: listen, threads, UI_DIR. */
-static int start_http(struct mg_context **ctx, struct http_opts *o,
-                      const struct settings *c, char *listen, size_t n)
-{
-    snprintf(listen, n, "%u", c->port);
-    o->listen = listen;
-    o->threads = HTTP_THREADS;
-    o->doc_root = c->ui_dir[0] ? c->ui_dir : NULL;
-    return http_start(ctx, o);
-}
-
 int main(int argc, char **argv)
 {
     struct settings cfg;
@@ -89,22 +76,25 @@ int main(int argc, char **argv)
     struct loop_opts lopts = {0};
     struct mg_context *ctx;
     struct metrics *m;
-    char listen[16];
-    int rc = EXIT_FAILURE;
+    int i, rc;
 
     rc = http_healthcheck_main(argc, argv, "PORT", SETTINGS_DEFAULT_PORT);
     if (rc >= 0)
         return rc;
-    rc = EXIT_FAILURE;
     mallopt(M_ARENA_MAX, 2); /* before any thread: RSS, not speed */
-    if (settings_load(&cfg))
+    log_init("result", NULL);
+    if (settings_load(&cfg) || log_init("result", cfg.log_level))
         return CONFIG_EXIT;
     settings_size(&cfg, capacity_fit(&COSTS, cfg.max_clients));
-    shutdown_install(&g_stop);
-    app.labels[0] = cfg.label_a;
-    app.labels[1] = cfg.label_b;
-    if (metrics_new(&m))
+    if (shutdown_install(&g_stop)) {
+        log_error("start_failed", LOG_STR("step", "signals"));
         return EXIT_FAILURE;
+    }
+    rc = EXIT_FAILURE;
+    for (i = 0; i < CONTRACT_N_OPTIONS; i++)
+        app.labels[i] = cfg.labels.of[i];
+    if (metrics_new(&m))
+        return rc;
     lopts.max_clients = (unsigned)cfg.max_clients;
     lopts.max_per_addr = (unsigned)cfg.max_per_addr;
     lopts.ping_ms = (unsigned)cfg.ws_ping_ms;
@@ -113,10 +103,13 @@ int main(int argc, char **argv)
         goto out_metrics;
     if (start_tally(&app, &cfg, m))
         goto out_loop;
+    hopts.port = cfg.port;
+    hopts.threads = HTTP_THREADS;
+    hopts.doc_root = cfg.ui_dir[0] ? cfg.ui_dir : NULL;
     hopts.metrics = m;
     hopts.ready = tally_ready;
     hopts.ready_arg = app.tally;
-    if (start_http(&ctx, &hopts, &cfg, listen, sizeof(listen)))
+    if (http_start(&ctx, &hopts))
         goto out_tally;
     if (api_start(&app.api, ctx, app.loop, cfg.trusted, cfg.n_trusted)) {
         http_stop(ctx);

@@ -5,20 +5,17 @@
 #include <string.h>
 
 #include "lib/config/config.h"
-#include "lib/log/log.h"
+#include "lib/labels/labels.h"
 #include "result/api.h"
 
 int settings_load(struct settings *s)
 {
     memset(s, 0, sizeof(*s));
     if (config_str("LOG_LEVEL", "info", s->log_level, sizeof(s->log_level)) ||
-        log_init("result", s->log_level))
-        return -EINVAL;
-    if (config_port("PORT", SETTINGS_DEFAULT_PORT, &s->port) ||
+        config_port("PORT", SETTINGS_DEFAULT_PORT, &s->port) ||
         pgconn_load(&s->pg) ||
         config_str("UI_DIR", "", s->ui_dir, sizeof(s->ui_dir)) ||
-        config_str("OPTION_A", "Cats", s->label_a, sizeof(s->label_a)) ||
-        config_str("OPTION_B", "Dogs", s->label_b, sizeof(s->label_b)) ||
+        labels_load(&s->labels) ||
         config_long("RESULT_MAX_CLIENTS", CAPACITY_AUTO, 1, CAPACITY_AUTO,
                     &s->max_clients) ||
         config_long("RESULT_MAX_PER_ADDR", SETTINGS_PER_ADDR_AUTO, 0,

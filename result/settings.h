@@ -1,16 +1,17 @@
 /* settings.h - result's environment, read once at start.
  *
  * settings_load() fills a caller-owned struct that is read-only after; a
- * bad variable is logged by lib/config (one line naming it), and main
- * exits with CONFIG_EXIT. */
+ * bad variable is logged by lib/config (one line naming it),
+ * settings_load() returns -EINVAL and main exits with CONFIG_EXIT. It has
+ * no other effect: main gives log_level to log_init() itself. */
 #ifndef RESULT_SETTINGS_H
 #define RESULT_SETTINGS_H
 
 #include <stdint.h>
 
 #include "lib/clientaddr/clientaddr.h"
+#include "lib/labels/labels.h"
 #include "lib/pgconn/pgconn.h"
-#include "proto/contract.h"
 #include "result/capacity.h"
 
 #define SETTINGS_DEFAULT_PORT 5000
@@ -20,12 +21,11 @@
 #define SETTINGS_PER_ADDR_SHARE 4
 
 struct settings {
-    char log_level[16];               /* LOG_LEVEL, info */
-    uint16_t port;                    /* PORT, 5000 */
-    struct pgconn_env pg;             /* POSTGRES_* (lib/pgconn) */
-    char ui_dir[512];                 /* UI_DIR, "": no static files */
-    char label_a[CONTRACT_LABEL_MAX]; /* OPTION_A, Cats */
-    char label_b[CONTRACT_LABEL_MAX]; /* OPTION_B, Dogs */
+    char log_level[16];   /* LOG_LEVEL, info */
+    uint16_t port;        /* PORT, 5000 */
+    struct pgconn_env pg; /* POSTGRES_* (lib/pgconn) */
+    char ui_dir[512];     /* UI_DIR, "": no static files */
+    struct labels labels; /* OPTION_A, OPTION_B (lib/labels) */
     /* RESULT_MAX_CLIENTS, 1..1000000; unset: what the descriptor limit
      * (and a cgroup memory limit) allows, CAPACITY_AUTO until sized */
     long max_clients;
@@ -38,8 +38,7 @@ struct settings {
     struct clientaddr_net trusted[CLIENTADDR_MAX_TRUSTED];
 };
 
-/* Reads the variables above (and LOG_LEVEL first, so that later errors
- * are logged at that level). 0 or -EINVAL. */
+/* Reads the variables above; stops at the first bad one. 0 or -EINVAL. */
 int settings_load(struct settings *s);
 
 /* Sets max_clients once sized (capacity_fit()), and max_per_addr from it

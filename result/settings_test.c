@@ -39,8 +39,8 @@ static void test_settings_defaults(void **state)
     assert_int_equal(s.port, 5000);
     assert_string_equal(s.pg.host, "127.0.0.1");
     assert_int_equal(s.pg.port, 5432);
-    assert_string_equal(s.label_a, "Cats");
-    assert_string_equal(s.label_b, "Dogs");
+    assert_string_equal(s.labels.of[0], "Cats");
+    assert_string_equal(s.labels.of[1], "Dogs");
     assert_int_equal(s.max_clients, CAPACITY_AUTO); /* sized at start */
     assert_int_equal(s.max_per_addr, SETTINGS_PER_ADDR_AUTO);
     assert_int_equal(s.n_trusted, 0);
@@ -84,7 +84,7 @@ static void test_settings_values(void **state)
     assert_int_equal(s.port, 5001);
     assert_string_equal(s.pg.host, "db");
     assert_string_equal(s.pg.user, "result");
-    assert_string_equal(s.label_a, "Tea");
+    assert_string_equal(s.labels.of[0], "Tea");
     assert_int_equal(s.max_clients, 4000);
 }
 
@@ -139,5 +139,6 @@ int main(void)
         TESTENV_UNIT_TEST(test_settings_bad_values, VARS),
     };
 
+    log_init("settings_test", "error");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

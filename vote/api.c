@@ -380,12 +380,12 @@ static int on_options(struct mg_connection *c, void *arg)
         return http_send_error(c, 404, "no such path");
     if (!is_get(c))
         return send_405(c, "GET, HEAD");
-    return http_send_json(c, 200,
-                          json_pack("{s:[{s:s,s:s},{s:s,s:s}]}", "options",
-                                    "id", CONTRACT_OPTION_A, "label",
-                                    a->cfg->label_a, "id", CONTRACT_OPTION_B,
-                                    "label", a->cfg->label_b),
-                          NULL);
+    return http_send_json(
+        c, 200,
+        json_pack("{s:[{s:s,s:s},{s:s,s:s}]}", "options", "id",
+                  CONTRACT_OPTION_A, "label", a->cfg->labels.of[0], "id",
+                  CONTRACT_OPTION_B, "label", a->cfg->labels.of[1]),
+        NULL);
 }
 
 /* POST / is the classic form post; GET / falls through to UI_DIR. */

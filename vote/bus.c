@@ -141,13 +141,12 @@ static void set_outstanding(struct bus *b, long delta)
         pthread_cond_broadcast(&b->drained);
 }
 
+/* A PubAck that failed: -EIO when JetStream answered an error (its code
+ * goes to the caller in bus_ack.err_code), else what nats.c's status says
+ * (-ETIMEDOUT; -ENOENT when no stream takes the subject). */
 static int ack_errno(const jsPubAckErr *pae)
 {
-    if (pae->Err == NATS_TIMEOUT)
-        return -ETIMEDOUT;
-    if (pae->Err == NATS_NO_RESPONDERS)
-        return -ENOENT;
-    return -EIO;
+    return pae->ErrCode ? -EIO : natsconn_errno(pae->Err);
 }
 
 /* Hands w its result and wakes its caller; w is unlinked already. */
@@ -272,7 +271,7 @@ static int send_msg(struct bus *b, struct waiter *w, natsMsg *m,
     natsMsg_Destroy(m);
     if (s == NATS_TIMEOUT)
         return -EAGAIN; /* the library's own stall: not sent */
-    return s == NATS_NO_MEMORY ? -ENOMEM : -ENOTCONN;
+    return natsconn_errno(s);
 }
 
 static int publish_once(struct bus *b, const char *subject, const void *data,
@@ -281,12 +280,15 @@ static int publish_once(struct bus *b, const char *subject, const void *data,
 {
     struct waiter w;
     natsMsg *m = NULL;
+    natsStatus s;
     int rc;
 
-    if (natsMsg_Create(&m, subject, NULL, data, (int)len) != NATS_OK ||
-        natsMsgHeader_Set(m, CONTRACT_HDR_MSG_ID, msg_id) != NATS_OK) {
+    s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, CONTRACT_HDR_MSG_ID, msg_id);
+    if (s != NATS_OK) {
         natsMsg_Destroy(m);
-        return -ENOMEM;
+        return natsconn_errno(s);
     }
     memset(&w, 0, sizeof(w));
     w.msg_id = msg_id;
@@ -558,25 +560,25 @@ static int connect_js(struct bus *b)
     natsStatus s;
     jsOptions jo;
 
-    if (natsOptions_Create(&b->opts) != NATS_OK || set_options(b) != NATS_OK)
-        return -EINVAL;
-    s = natsConnection_Connect(&b->nc, b->opts);
+    s = natsOptions_Create(&b->opts);
+    if (s == NATS_OK)
+        s = set_options(b);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&b->nc, b->opts);
     if (s == NATS_NOT_YET_CONNECTED)
         log_warn("nats_unavailable", LOG_STR("servers", b->conn.redacted),
                  LOG_STR("note", "retrying in the background"));
     else if (s == NATS_OK)
         on_connected(b->nc, b);
     else
-        return -EINVAL;
+        return natsconn_errno(s);
     jsOptions_Init(&jo);
     jo.Wait = 2000;
     jo.PublishAsync.MaxPending = 2 * (int64_t)b->max_pending; /* a net */
     jo.PublishAsync.AckHandler = on_ack;
     jo.PublishAsync.AckHandlerClosure = b;
     jo.PublishAsync.StallWait = STALL_MS;
-    if (natsConnection_JetStream(&b->js, b->nc, &jo) != NATS_OK)
-        return -ENOMEM;
-    return 0;
+    return natsconn_errno(natsConnection_JetStream(&b->js, b->nc, &jo));
 }
 
 int bus_open(struct bus **out, const struct bus_opts *o)
@@ -646,14 +648,10 @@ static void wait_closed(struct bus *b, unsigned ms)
 int bus_flush(struct bus *b, unsigned timeout_ms)
 {
     jsPubOptions po;
-    natsStatus s;
 
     jsPubOptions_Init(&po);
     po.MaxWait = timeout_ms;
-    s = js_PublishAsyncComplete(b->js, &po);
-    if (s != NATS_OK && s != NATS_TIMEOUT)
-        return -EIO;
-    return s == NATS_OK ? 0 : -ETIMEDOUT;
+    return natsconn_errno(js_PublishAsyncComplete(b->js, &po));
 }
 
 /* At close, PubAcks that never came: takes their messages back, so the

@@ -39,7 +39,7 @@ struct bus_ack {
 };
 
 /* Starts connecting; 0 even when NATS is down (see bus_check), -errno on
- * bad options or no memory. o is copied. */
+ * bad options or no memory (natsconn_errno()). o is copied. */
 int bus_open(struct bus **out, const struct bus_opts *o);
 
 /* Checks the stream by lib/jstream's rules; never creates it (the worker
@@ -60,13 +60,14 @@ int bus_ready(struct bus *b, char *why, size_t n);
  * connected (fails fast); -ETIMEDOUT without a PubAck in time; -EAGAIN when
  * too many publishes are pending; -ENOENT when no stream takes the subject
  * (or the last bus_check() found VOTES missing); -EPERM when it refused it;
- * -EIO when JetStream answers an error (ack->err_code says which). */
+ * -EIO when JetStream answers an error (ack->err_code says which); any
+ * other failure of nats.c as natsconn_errno() says it. */
 int bus_publish(struct bus *b, const char *subject, const void *data,
                 size_t len, const char *msg_id, unsigned timeout_ms,
                 struct bus_ack *ack);
 
 /* Waits up to timeout_ms for every pending publish to be acknowledged.
- * 0 or -ETIMEDOUT. */
+ * 0, -ETIMEDOUT, or what natsconn_errno() makes of another failure. */
 int bus_flush(struct bus *b, unsigned timeout_ms);
 
 /* Closes the connection and frees. NULL-safe. Call bus_flush() first. */

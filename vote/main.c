@@ -1,7 +1,6 @@
 /* main.c - the vote service: takes votes over HTTP, makes each durable in
  * JetStream before answering, and remembers each voter's choice in Redis.
  * See docs/architecture.md and api.h. */
-#include <stdio.h>
 #include <stdlib.h>
 
 #include <nats/nats.h>
@@ -99,24 +98,24 @@ int main(int argc, char **argv)
     struct settings cfg;
     struct http_opts ho = {0};
     struct mg_context *http = NULL;
-    char listen[8];
-    int rc = EXIT_FAILURE;
+    int rc = http_healthcheck_main(argc, argv, "PORT", 5000);
 
-    rc = http_healthcheck_main(argc, argv, "PORT", 5000);
     if (rc >= 0)
         return rc;
-    rc = EXIT_FAILURE;
     log_init("vote", NULL);
     if (settings_load(&cfg) || log_init("vote", cfg.log_level))
         return CONFIG_EXIT;
-    shutdown_install(&g_stop);
+    if (shutdown_install(&g_stop)) {
+        log_error("start_failed", LOG_STR("step", "signals"));
+        return EXIT_FAILURE;
+    }
+    rc = EXIT_FAILURE;
     /* No spinning on nats.c's locks: with more request threads than cores
      * the spins only burn the CPU the lock holder needs (+15% votes/s). */
     nats_Open(0);
     if (deps_open(&d, &cfg))
         goto out;
-    snprintf(listen, sizeof(listen), "%u", cfg.port);
-    ho.listen = listen;
+    ho.port = cfg.port;
     ho.threads = cfg.threads;
     ho.doc_root = cfg.ui_dir[0] ? cfg.ui_dir : NULL;
     ho.metrics = d.metrics;

@@ -8,6 +8,7 @@
 
 #include "lib/config/config.h"
 #include "lib/jstream/jstream.h"
+#include "lib/labels/labels.h"
 #include "lib/natsconn/natsconn.h"
 
 /* REDIS_URL, then REDIS_USER and REDIS_PASSWORD(_FILE): the credentials
@@ -52,31 +53,16 @@ static int load_rate(struct settings *s)
 int settings_load(struct settings *s)
 {
     long threads, window;
-    int rc;
 
     memset(s, 0, sizeof(*s));
-    rc = config_port("PORT", 5000, &s->port);
-    if (!rc)
-        rc = config_long("VOTE_THREADS", 64, 4, 4096, &threads);
-    if (!rc)
-        rc = config_long("VOTE_DUPLICATE_WINDOW_S", 5, 1, 3600, &window);
-    if (!rc)
-        rc = natsconn_load(&s->nats);
-    if (!rc)
-        rc = jstream_settings_load(&s->streams);
-    if (!rc)
-        rc = load_redis(&s->redis);
-    if (!rc)
-        rc = config_str("UI_DIR", "", s->ui_dir, sizeof(s->ui_dir));
-    if (!rc)
-        rc = config_str("OPTION_A", "Cats", s->label_a, sizeof(s->label_a));
-    if (!rc)
-        rc = config_str("OPTION_B", "Dogs", s->label_b, sizeof(s->label_b));
-    if (!rc)
-        rc = config_str("LOG_LEVEL", "", s->log_level, sizeof(s->log_level));
-    if (!rc)
-        rc = load_rate(s);
-    if (rc)
+    if (config_str("LOG_LEVEL", "info", s->log_level, sizeof(s->log_level)) ||
+        config_port("PORT", 5000, &s->port) ||
+        config_long("VOTE_THREADS", 64, 4, 4096, &threads) ||
+        config_long("VOTE_DUPLICATE_WINDOW_S", 5, 1, 3600, &window) ||
+        natsconn_load(&s->nats) || jstream_settings_load(&s->streams) ||
+        load_redis(&s->redis) ||
+        config_str("UI_DIR", "", s->ui_dir, sizeof(s->ui_dir)) ||
+        labels_load(&s->labels) || load_rate(s))
         return -EINVAL;
     s->threads = (unsigned)threads;
     s->dup_window_s = (unsigned)window;

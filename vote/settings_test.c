@@ -50,8 +50,8 @@ static void test_settings_defaults(void **state)
     assert_string_equal(s.redis.host, "127.0.0.1");
     assert_int_equal(s.redis.port, 6379);
     assert_string_equal(s.ui_dir, "");
-    assert_string_equal(s.label_a, "Cats");
-    assert_string_equal(s.label_b, "Dogs");
+    assert_string_equal(s.labels.of[0], "Cats");
+    assert_string_equal(s.labels.of[1], "Dogs");
     assert_int_equal(s.streams.replicas, 1);
     assert_int_equal(s.streams.votes_max_bytes, 1073741824);
     assert_int_equal(s.rate_per_min, 0); /* no limit */
@@ -96,7 +96,7 @@ static void test_settings_values(void **state)
     assert_string_equal(s.nats.redacted, "nats://n1:4333,nats://n2:4333");
     assert_string_equal(s.redis.host, "redis");
     assert_string_equal(s.redis.password, "secret");
-    assert_string_equal(s.label_a, "Tea");
+    assert_string_equal(s.labels.of[0], "Tea");
 }
 
 /* The ACL user and its password from a file, as compose passes them. */

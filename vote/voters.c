@@ -303,14 +303,14 @@ static int send_batch(struct voters *v, uint64_t from, size_t n)
 
 /* Logs a failed batch, and refusals on a full queue (*full, summed until
  * logged) at most once per FULL_LOG_MS. */
-static void log_lost(uint64_t n, int rc, uint64_t *full, int64_t *last_full)
+static void log_lost(uint64_t n, int rc, uint64_t *full,
+                     _Atomic int64_t *last_full)
 {
     if (rc)
         log_warn("redis_write_failed", LOG_UINT("votes", n),
                  LOG_STR("error", strerror(-rc)),
                  LOG_STR("note", "votes acknowledged anyway"));
-    if (*full && mono_ms() - *last_full >= FULL_LOG_MS) {
-        *last_full = mono_ms();
+    if (*full && mono_due(last_full, FULL_LOG_MS)) {
         log_warn("redis_queue_full", LOG_UINT("votes", *full),
                  LOG_INT("queue", VOTERS_QUEUE_MAX),
                  LOG_STR("note",
@@ -324,7 +324,7 @@ static void log_lost(uint64_t n, int rc, uint64_t *full, int64_t *last_full)
 static void *writer_main(void *arg)
 {
     struct voters *v = arg;
-    int64_t last_full = 0;
+    _Atomic int64_t last_full = 0;
     uint64_t from, full = 0;
     size_t n;
     int rc;

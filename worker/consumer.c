@@ -44,6 +44,7 @@
 #include "lib/jspull/jspull.h"
 #include "lib/jstream/jstream.h"
 #include "lib/log/log.h"
+#include "lib/mono/mono.h"
 #include "lib/natsconn/natsconn.h"
 
 #define NS_PER_MS        1000000LL
@@ -58,8 +59,7 @@ struct consumer {
     natsConnection *nc;
     jsCtx *js;
     struct jspull *pull;
-    int64_t last_err_log_ms;
-    int errs_since_log;
+    _Atomic int64_t last_err_log;
     int64_t created;       /* the stream's creation time: its name */
     uint64_t last_fresh;   /* stream seq of the last first delivery */
     int64_t last_fetch_ms; /* when the last fetch returned */
@@ -428,13 +428,13 @@ static int connect_and_bind(struct consumer *c)
         s = natsConnection_Connect(&c->nc, c->nopts);
     if (s != NATS_OK) {
         log_nats("nats_connect_failed", s, 0);
-        return -ECONNREFUSED;
+        return natsconn_errno(s);
     }
     jsOptions_Init(&jo);
     jo.Wait = 5000;
     s = natsConnection_JetStream(&c->js, c->nc, &jo);
     if (s != NATS_OK)
-        return -ENOMEM;
+        return natsconn_errno(s);
     rc = bind(c);
     return rc == -EPERM ? 0 : rc; /* refused: consumer_fetch() checks */
 }
@@ -497,14 +497,8 @@ void consumer_close(struct consumer *c)
 /* Logs fetch errors at most every ERR_LOG_EVERY_MS. */
 static void log_fetch_error(struct consumer *c, natsStatus s)
 {
-    int64_t now = nats_Now();
-
-    c->errs_since_log++;
-    if (now - c->last_err_log_ms < ERR_LOG_EVERY_MS)
-        return;
-    log_nats("fetch_failed", s, 0);
-    c->last_err_log_ms = now;
-    c->errs_since_log = 0;
+    if (mono_due(&c->last_err_log, ERR_LOG_EVERY_MS))
+        log_nats("fetch_failed", s, 0);
 }
 
 /* 1 when stream VOTES is not there. */
@@ -724,7 +718,7 @@ int consumer_lag(struct consumer *c, uint64_t *pending, uint64_t *unacked)
     s = js_GetConsumerInfo(&ci, c->js, CONSUMER_STREAM, CONSUMER_DURABLE, NULL,
                            &jerr);
     if (s != NATS_OK)
-        return -EIO;
+        return natsconn_errno(s);
     *pending = ci->NumPending;
     *unacked = (uint64_t)ci->NumAckPending;
     jsConsumerInfo_Destroy(ci);
@@ -757,5 +751,5 @@ int consumer_ready(struct consumer *c, char *why, size_t n)
 
 int consumer_flush(struct consumer *c, int timeout_ms)
 {
-    return natsConnection_FlushTimeout(c->nc, timeout_ms) == NATS_OK ? 0 : -EIO;
+    return natsconn_errno(natsConnection_FlushTimeout(c->nc, timeout_ms));
 }

@@ -52,8 +52,10 @@ struct consumer;
  * updated, or deleted and made again) and binds a pull subscription. A
  * stream lib/jstream refuses is left alone: 0 all the same, but nothing is
  * consumed, consumer_fetch() fails with -EIO and checks again every 3 s,
- * consumer_ready() says why. o is copied. 0, or -ECONNREFUSED/-EIO
- * logged. */
+ * consumer_ready() says why. o is copied. 0, or -errno logged: what
+ * natsconn_errno() makes of a failed connection (-ECONNREFUSED: no server
+ * answered, -EACCES: bad credentials...), -EIO for the streams or the
+ * consumer. */
 int consumer_open(struct consumer **out, const struct consumer_opts *o);
 
 /* Fetches up to opts.batch messages into *list, returning as soon as the
@@ -105,7 +107,7 @@ int64_t consumer_stream(const struct consumer *c);
 int consumer_deadletter(struct consumer *c, natsMsg *m, const char *reason);
 
 /* From the consumer info: messages not yet delivered to any worker, and
- * delivered but not yet acked. 0 or -EIO. */
+ * delivered but not yet acked. 0 or -errno (natsconn_errno()). */
 int consumer_lag(struct consumer *c, uint64_t *pending, uint64_t *unacked);
 
 /* 1 while the connection is up. */
@@ -116,7 +118,7 @@ int consumer_connected(struct consumer *c);
  * yet). Any thread. */
 int consumer_ready(struct consumer *c, char *why, size_t n);
 
-/* Sends buffered acks now (bounded wait). */
+/* Sends buffered acks now (bounded wait). 0 or -errno (natsconn_errno()). */
 int consumer_flush(struct consumer *c, int timeout_ms);
 
 void consumer_close(struct consumer *c); /* NULL-safe */

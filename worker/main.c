@@ -37,36 +37,22 @@ static volatile sig_atomic_t g_stop;
 
 struct worker {
     struct settings cfg;
-    struct metrics *metrics;
-    struct http_opts http_opts;
+    struct http_opts ho; /* kept while the server runs; its metrics too */
     struct mg_context *http;
     struct store *store;
     struct consumer *consumer;
     struct pipeline *_Atomic pipe; /* /readyz reads it */
-    char listen[16];
 };
 
+/* /readyz: the pipeline's answer once it runs. */
 static int ready(void *arg, char *why, size_t n)
 {
-    struct worker *w = arg;
-    struct pipeline *p = atomic_load(&w->pipe);
+    struct pipeline *p = atomic_load(&((struct worker *)arg)->pipe);
 
-    if (!p) {
-        snprintf(why, n, "starting: connecting to postgres and nats");
-        return -EAGAIN;
-    }
-    return pipeline_ready(p, why, n);
-}
-
-static int start_http(struct worker *w)
-{
-    snprintf(w->listen, sizeof(w->listen), "%u", w->cfg.http_port);
-    w->http_opts.listen = w->listen;
-    w->http_opts.threads = 8; /* probes and scrapes, keep-alive included */
-    w->http_opts.metrics = w->metrics;
-    w->http_opts.ready = ready;
-    w->http_opts.ready_arg = w;
-    return http_start(&w->http, &w->http_opts);
+    if (p)
+        return pipeline_ready(p, why, n);
+    snprintf(why, n, "starting: connecting to postgres and nats");
+    return -EAGAIN;
 }
 
 /* Connects to Postgres (keepalives and tcp_user_timeout: lib/pgconn)
@@ -83,9 +69,8 @@ static int pg_connect(void *arg)
     pgconn_params(&p, &t);
     /* expand_dbname = 1 in store_open: POSTGRES_DB could be a conninfo. */
     rc = store_open(&w->store, p.keys, p.vals, (size_t)w->cfg.batch_size);
-    if (rc)
-        return rc;
-    rc = store_migrate(w->store);
+    if (rc == 0)
+        rc = store_migrate(w->store);
     if (rc) {
         store_close(w->store);
         w->store = NULL;
@@ -96,42 +81,24 @@ static int pg_connect(void *arg)
 static int nats_connect(void *arg)
 {
     struct worker *w = arg;
+    int batch = w->cfg.batch_size;
     struct consumer_opts o = {
         .conn = &w->cfg.nats,
         .streams = &w->cfg.streams,
-        .batch = w->cfg.batch_size,
+        .batch = batch,
         .fetch_wait_ms = FETCH_WAIT_MS,
         .ack_wait_ms = ACK_WAIT_MS,
-        .max_ack_pending = w->cfg.batch_size * 16 > MIN_MAX_ACK_PENDING
-                               ? w->cfg.batch_size * 16
-                               : MIN_MAX_ACK_PENDING,
-        .dup_window_ms = DUP_WINDOW_MS,
-    };
+        .max_ack_pending =
+            batch * 16 > MIN_MAX_ACK_PENDING ? batch * 16 : MIN_MAX_ACK_PENDING,
+        .dup_window_ms = DUP_WINDOW_MS};
 
     return consumer_open(&w->consumer, &o);
-}
-
-static int run(struct worker *w)
-{
-    struct pipeline *p;
-
-    if (pipeline_new(&p, w->consumer, w->store, w->metrics, w->cfg.batch_size,
-                     ACK_WAIT_MS))
-        return -ENOMEM;
-    atomic_store(&w->pipe, p);
-    log_info("ready", LOG_INT("port", w->cfg.http_port),
-             LOG_INT("batch", w->cfg.batch_size));
-    pipeline_run(p, &g_stop); /* finishes the batch in hand */
-    log_info("stopping", LOG_STR("reason", "signal"));
-    http_stop(w->http); /* no /readyz may still look at p */
-    w->http = NULL;
-    pipeline_free(p);
-    return 0;
 }
 
 int main(int argc, char **argv)
 {
     static struct worker w;
+    struct pipeline *p;
     int rc = http_healthcheck_main(argc, argv, "WORKER_PORT", 8080);
 
     if (rc >= 0)
@@ -139,24 +106,42 @@ int main(int argc, char **argv)
     log_init("worker", NULL);
     if (settings_load(&w.cfg) || log_init("worker", w.cfg.log_level))
         return CONFIG_EXIT;
+    if (shutdown_install(&g_stop)) {
+        log_error("start_failed", LOG_STR("step", "signals"));
+        return EXIT_FAILURE;
+    }
     rc = EXIT_FAILURE;
-    if (shutdown_install(&g_stop) || metrics_new(&w.metrics))
-        return rc;
-    if (start_http(&w))
+    /* Probes first: while it connects, /readyz says what it waits for. */
+    w.ho.port = w.cfg.http_port;
+    w.ho.threads = 8; /* probes and scrapes, keep-alive included */
+    w.ho.ready = ready;
+    w.ho.ready_arg = &w;
+    if (metrics_new(&w.ho.metrics) || http_start(&w.http, &w.ho))
         goto out_metrics;
     if (retry_backoff("postgres", pg_connect, &w, &RETRY_DEFAULT, &g_stop))
         goto out_http;
     if (retry_backoff("nats", nats_connect, &w, &RETRY_DEFAULT, &g_stop))
         goto out_store;
-    if (run(&w) == 0)
-        rc = EXIT_SUCCESS;
+    if (pipeline_new(&p, w.consumer, w.store, w.ho.metrics, w.cfg.batch_size,
+                     ACK_WAIT_MS))
+        goto out_consumer;
+    atomic_store(&w.pipe, p);
+    log_info("ready", LOG_INT("port", w.cfg.http_port),
+             LOG_INT("batch", w.cfg.batch_size));
+    pipeline_run(p, &g_stop); /* finishes the batch in hand */
+    log_info("stopping", LOG_STR("reason", "signal"));
+    http_stop(w.http); /* no /readyz may still look at p */
+    w.http = NULL;
+    pipeline_free(p);
+    rc = EXIT_SUCCESS;
+out_consumer:
     consumer_close(w.consumer); /* flushes acks; no unsubscribe */
 out_store:
     store_close(w.store);
 out_http:
     http_stop(w.http);
 out_metrics:
-    metrics_free(w.metrics);
+    metrics_free(w.ho.metrics);
     nats_Close();
     if (g_stop) /* asked to stop, even before it was ready: not a failure */
         rc = EXIT_SUCCESS;

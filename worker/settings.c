@@ -14,15 +14,11 @@ int settings_load(struct settings *s)
     long batch;
 
     memset(s, 0, sizeof(*s));
-    if (config_str("LOG_LEVEL", "info", s->log_level, sizeof(s->log_level)))
-        return -EINVAL;
-    if (natsconn_load(&s->nats) || jstream_settings_load(&s->streams))
-        return -EINVAL;
-    if (pgconn_load(&s->pg))
-        return -EINVAL;
-    if (config_port("WORKER_PORT", 8080, &s->http_port))
-        return -EINVAL;
-    if (config_long("BATCH_SIZE", 500, 1, SETTINGS_MAX_BATCH, &batch))
+    if (config_str("LOG_LEVEL", "info", s->log_level, sizeof(s->log_level)) ||
+        natsconn_load(&s->nats) || jstream_settings_load(&s->streams) ||
+        pgconn_load(&s->pg) ||
+        config_port("WORKER_PORT", 8080, &s->http_port) ||
+        config_long("BATCH_SIZE", 500, 1, SETTINGS_MAX_BATCH, &batch))
         return -EINVAL;
     s->batch_size = (int)batch;
     return 0;

@@ -217,17 +217,19 @@ static int on_begin(struct mg_connection *c)
     return 1;
 }
 
-/* The listen/threads/doc_root options, then the caller's extras. */
-static int build_options(const struct http_opts *o, char *threads, size_t n,
+/* The listen/threads/doc_root options, then the caller's extras; num
+ * holds the text of the port and of the number of threads. */
+static int build_options(const struct http_opts *o, char num[2][16],
                          const char **opts, size_t cap)
 {
     size_t k = 0, i;
 
-    snprintf(threads, n, "%u", o->threads ? o->threads : 32);
+    snprintf(num[0], sizeof(num[0]), "%u", o->port);
+    snprintf(num[1], sizeof(num[1]), "%u", o->threads ? o->threads : 32);
     opts[k++] = "listening_ports";
-    opts[k++] = o->listen;
+    opts[k++] = o->listen ? o->listen : num[0];
     opts[k++] = "num_threads";
-    opts[k++] = threads;
+    opts[k++] = num[1];
     opts[k++] = "request_timeout_ms";
     opts[k++] = "30000";
     opts[k++] = "enable_keep_alive";
@@ -268,13 +270,13 @@ int http_start(struct mg_context **out, const struct http_opts *o)
 {
     struct mg_callbacks cb;
     const char *opts[48];
-    char threads[16], ebuf[256];
+    char num[2][16], ebuf[256];
     struct mg_init_data init;
     struct mg_error_data err;
     struct mg_context *ctx;
 
     *out = NULL;
-    if (build_options(o, threads, sizeof(threads), opts, 48))
+    if (build_options(o, num, opts, 48))
         return -EINVAL;
     mg_init_library(MG_FEATURES_WEBSOCKET);
     memset(&cb, 0, sizeof(cb));
@@ -290,7 +292,7 @@ int http_start(struct mg_context **out, const struct http_opts *o)
     err.text_buffer_size = sizeof(ebuf);
     ctx = mg_start2(&init, &err);
     if (!ctx) {
-        log_error("http_start_failed", LOG_STR("listen", o->listen),
+        log_error("http_start_failed", LOG_STR("listen", opts[1]),
                   LOG_STR("error", ebuf),
                   LOG_STR("hint", "is another process listening on that "
                                   "port?"));

@@ -18,7 +18,8 @@
 struct metrics;
 
 struct http_opts {
-    const char *listen;      /* "5000", "127.0.0.1:0", ... */
+    const char *listen;      /* "127.0.0.1:0", ...; NULL: port */
+    uint16_t port;           /* with listen NULL: every address, this port */
     unsigned threads;        /* civetweb worker threads (>= connections) */
     const char *doc_root;    /* static files, or NULL */
     struct metrics *metrics; /* served on /metrics, or NULL */

@@ -295,6 +295,37 @@ static void test_http_healthcheck_client(void **state)
     assert_int_equal(http_healthcheck_main(2, argv, "T_PORT", 1), 2);
 }
 
+/* A TCP port free on every address, as the kernel picks one. */
+static uint16_t free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Without listen, the server listens on every address at port (as the
+ * services do): a port in use is refused, a free one answers. */
+static void test_http_port_alone(void **state)
+{
+    struct fixture *f = *state;
+    struct http_opts o = {.port = f->port, .threads = 2};
+    struct mg_context *ctx = NULL;
+
+    assert_int_equal(http_start(&ctx, &o), -EADDRINUSE);
+    assert_null(ctx);
+    o.port = free_port();
+    assert_int_equal(http_start(&ctx, &o), 0);
+    assert_int_equal(http_port(ctx), o.port);
+    assert_int_equal(http_healthcheck(o.port), 0);
+    http_stop(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_http_websocket_needs_get),
         cmocka_unit_test(test_http_garbage_request),
         cmocka_unit_test(test_http_healthcheck_client),
+        cmocka_unit_test(test_http_port_alone),
     };
 
     log_init("http_test", "error");

@@ -183,3 +183,54 @@ natsStatus natsconn_apply(const struct natsconn *c, natsOptions *o)
     }
     return s;
 }
+
+int natsconn_errno(natsStatus s)
+{
+    switch (s) {
+    case NATS_OK:
+        return 0;
+    case NATS_NO_SERVER:
+        return -ECONNREFUSED;
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NOT_YET_CONNECTED:
+    case NATS_STALE_CONNECTION:
+        return -ENOTCONN;
+    case NATS_CONNECTION_AUTH_FAILED:
+        return -EACCES;
+    case NATS_NOT_PERMITTED:
+        return -EPERM;
+    case NATS_TIMEOUT:
+        return -ETIMEDOUT;
+    case NATS_NOT_FOUND:
+    case NATS_NO_RESPONDERS:
+        return -ENOENT;
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT:
+    case NATS_INVALID_TIMEOUT:
+    case NATS_INVALID_SUBSCRIPTION:
+    case NATS_INVALID_QUEUE_NAME:
+    case NATS_ADDRESS_MISSING:
+        return -EINVAL;
+    case NATS_MAX_PAYLOAD:
+        return -EMSGSIZE;
+    case NATS_SLOW_CONSUMER:
+    case NATS_INSUFFICIENT_BUFFER:
+        return -ENOBUFS;
+    case NATS_NO_MEMORY:
+        return -ENOMEM;
+    case NATS_PROTOCOL_ERROR:
+    case NATS_LINE_TOO_LONG:
+    case NATS_SECURE_CONNECTION_WANTED:
+    case NATS_SECURE_CONNECTION_REQUIRED:
+    case NATS_SSL_ERROR:
+    case NATS_MISMATCH:
+        return -EPROTO;
+    case NATS_DRAINING:
+        return -ESHUTDOWN;
+    case NATS_NO_SERVER_SUPPORT:
+        return -EOPNOTSUPP;
+    default:
+        return -EIO;
+    }
+}

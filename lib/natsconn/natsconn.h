@@ -59,4 +59,22 @@ const char *natsconn_inbox(const struct natsconn *c, char *out, size_t n);
  * nats.c's status. */
 natsStatus natsconn_apply(const struct natsconn *c, natsOptions *o);
 
+/* What a nats.c status means as -errno, for callers that return -errno
+ * (0 for NATS_OK; nats_GetLastError() has the details):
+ *   -ECONNREFUSED  no server of the list could be reached
+ *   -ENOTCONN      connection closed, lost, not yet made, or stale
+ *   -EACCES        authentication failed (user or password)
+ *   -EPERM         not permitted (the user's permissions)
+ *   -ETIMEDOUT     no answer in time
+ *   -ENOENT        not found, or no responders to a request
+ *   -EINVAL        a bad argument, subject, timeout or address
+ *   -EMSGSIZE      payload over the server's maximum
+ *   -ENOBUFS       a slow consumer, or a buffer too small
+ *   -ENOMEM        out of memory, and only then
+ *   -EPROTO        protocol or TLS mismatch, sequence mismatch
+ *   -ESHUTDOWN     draining
+ *   -EOPNOTSUPP    the server does not support it
+ *   -EIO           anything else (an error answered by the server). */
+int natsconn_errno(natsStatus s);
+
 #endif

@@ -167,6 +167,43 @@ static void test_natsconn_apply_connects_through_list(void **state)
     fixture_destroy(&f);
 }
 
+/* Statuses as -errno: a table check, then what nats.c really answers when
+ * nothing listens, when a JetStream context is asked of no connection
+ * (bus.c and consumer.c used to call any such failure -ENOMEM), when
+ * nobody answers a request and when a stream is not there. */
+static void test_natsconn_errno(void **state)
+{
+    natsConnection *nc = NULL;
+    natsMsg *reply = NULL;
+    jsStreamInfo *si = NULL;
+    jsCtx *js = NULL;
+    struct fixture f;
+    char url[64];
+
+    assert_int_equal(natsconn_errno(NATS_OK), 0);
+    assert_int_equal(natsconn_errno(NATS_NO_MEMORY), -ENOMEM);
+    assert_int_equal(natsconn_errno(NATS_CONNECTION_AUTH_FAILED), -EACCES);
+    assert_int_equal(natsconn_errno(NATS_CONNECTION_CLOSED), -ENOTCONN);
+    assert_int_equal(natsconn_errno(NATS_ERR), -EIO);
+    snprintf(url, sizeof(url), "nats://127.0.0.1:%u", fixture_free_port());
+    assert_int_equal(natsconn_errno(natsConnection_ConnectTo(&nc, url)),
+                     -ECONNREFUSED);
+    assert_int_equal(natsconn_errno(natsConnection_JetStream(&js, NULL, NULL)),
+                     -EINVAL);
+    assert_int_equal(fixture_start(&f, FIXTURE_NATS), 0);
+    assert_int_equal(natsConnection_ConnectTo(&nc, f.url), NATS_OK);
+    assert_int_equal(natsconn_errno(natsConnection_RequestString(
+                         &reply, nc, "nobody.listens", "?", 2000)),
+                     -ENOENT);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    assert_int_equal(
+        natsconn_errno(js_GetStreamInfo(&si, js, "MISSING", NULL, NULL)),
+        -ENOENT);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    fixture_destroy(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +212,7 @@ int main(void)
         TESTENV_UNIT_TEST(test_natsconn_load_env, VARS),
         TESTENV_UNIT_TEST(test_natsconn_password_file, VARS),
         cmocka_unit_test(test_natsconn_apply_connects_through_list),
+        cmocka_unit_test(test_natsconn_errno),
     };
     int rc;
 
