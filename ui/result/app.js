@@ -10,6 +10,8 @@
   var RECONNECT_CAP_MS = 15000;
 
   var listEl = document.getElementById('results');
+  var itemModel = document.getElementById('result-item').content
+    .firstElementChild;
   var totalEl = document.getElementById('total');
   var asOfLine = document.getElementById('as-of-line');
   var asOfEl = document.getElementById('as-of');
@@ -50,17 +52,27 @@
     return pct;
   }
 
+  /* The item of option id, made the first time the snapshot names it. */
   function itemFor(id) {
     var items = listEl.children;
     for (var i = 0; i < items.length; i++) {
       if (items[i].getAttribute('data-option') === id)
         return items[i];
     }
-    var li = items[0].cloneNode(true);
+    var li = itemModel.cloneNode(true);
     li.className = 'result option-' + id.replace(/[^a-z0-9_-]/gi, '');
     li.setAttribute('data-option', id);
     listEl.appendChild(li);
     return li;
+  }
+
+  /* Items of options the snapshot no longer has go. */
+  function dropOthers(ids) {
+    var items = Array.prototype.slice.call(listEl.children);
+    items.forEach(function (li) {
+      if (ids.indexOf(li.getAttribute('data-option')) < 0)
+        listEl.removeChild(li);
+    });
   }
 
   function render(snap) {
@@ -75,14 +87,17 @@
     var pct = percentages(votes, sum);
     var top = Math.max.apply(null, votes.concat([0]));
     var leaders = votes.filter(function (v) { return v === top; }).length;
+    var labels = opts.map(function (o) {
+      return typeof o.label === 'string' && o.label ? o.label : o.id;
+    });
 
+    dropOthers(opts.map(function (o) { return o.id; }));
     opts.forEach(function (o, i) {
       var li = itemFor(o.id);
       li.setAttribute('data-votes', String(votes[i]));
       li.classList.toggle('leading',
                           top > 0 && leaders === 1 && votes[i] === top);
-      li.querySelector('.result-label').textContent =
-        typeof o.label === 'string' && o.label ? o.label : o.id;
+      li.querySelector('.result-label').textContent = labels[i];
       li.querySelector('.result-pct').textContent = pct[i] + '%';
       li.querySelector('.result-votes').textContent =
         plural(votes[i], 'vote', 'votes');
@@ -99,9 +114,9 @@
       asOfEl.textContent = when.toLocaleTimeString();
       asOfLine.hidden = false;
     }
-    document.title = (opts.length === 2 ?
-      opts[0].label + ' ' + pct[0] + '% \u00b7 ' + opts[1].label + ' ' +
-      pct[1] + '% \u2013 ' : '') + 'Results';
+    document.title = labels.map(function (l, i) {
+      return l + ' ' + pct[i] + '%';
+    }).join(' \u00b7 ') + (labels.length ? ' \u2013 ' : '') + 'Results';
   }
 
   function setConn(state, text) {

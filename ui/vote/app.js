@@ -1,8 +1,9 @@
-/* Vote page: labels from GET /api/options, this voter's choice from
- * GET /api/vote, one click votes with POST /api/vote (voter_id cookie).
- * A 503 (or a lost connection) is retried with capped exponential backoff.
- * Without JavaScript the <form> posts to /api/vote and gets a 303 back.
- * Uses votingApp (common/common.js). */
+/* Vote page: the options (ids, labels, one button each) from GET
+ * /api/options, this voter's choice from GET /api/vote, one click votes
+ * with POST /api/vote (voter_id cookie). A 503 (or a lost connection) is
+ * retried with capped exponential backoff. Without JavaScript the <form>
+ * posts to /api/vote and gets a 303 back; its buttons are the ones shown
+ * until /api/options answers. Uses votingApp (common/common.js). */
 (function () {
   'use strict';
 
@@ -10,16 +11,29 @@
   var RETRY_CAP_MS = 8000;
   var RETRY_MAX = 12;
 
-  var labels = { a: 'Cats', b: 'Dogs' };
   var current = null;      /* option id this voter has, as last confirmed */
   var attemptSeq = 0;      /* a newer click supersedes a pending retry */
 
   var form = document.getElementById('vote-form');
+  var optionsEl = form.querySelector('.options');
   var statusEl = document.getElementById('status');
-  var buttons = {
-    a: document.getElementById('option-a'),
-    b: document.getElementById('option-b')
-  };
+  var options = [];        /* [{id, label}], in the order shown */
+  var buttons = {};        /* option id -> its button */
+
+  /* Until /api/options answers: the form's own buttons. */
+  (function readForm() {
+    var list = optionsEl.querySelectorAll('button[name="vote"]');
+    for (var i = 0; i < list.length; i++) {
+      buttons[list[i].value] = list[i];
+      options.push({ id: list[i].value,
+        label: list[i].querySelector('.option-label').textContent });
+    }
+  })();
+
+  function isOption(id) {
+    return typeof id === 'string' &&
+      Object.prototype.hasOwnProperty.call(buttons, id);
+  }
 
   function sleep(ms) {
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
@@ -50,23 +64,53 @@
   }
 
   function labelOf(id) {
-    return labels[id] || id;
+    for (var i = 0; i < options.length; i++) {
+      if (options[i].id === id)
+        return options[i].label;
+    }
+    return id;
   }
 
-  function showLabels() {
-    var nodes = document.querySelectorAll('[data-label]');
-    for (var i = 0; i < nodes.length; i++) {
-      var id = nodes[i].getAttribute('data-label');
-      if (labels[id])
-        nodes[i].textContent = labels[id];
-    }
-    document.title = labels.a + ' or ' + labels.b + '? \u2013 Vote';
+  /* One button per option, in the order given, each with its id as the
+   * value the form posts and its label; a button whose option is gone is
+   * removed. The first button is the model of a new one. */
+  function showOptions(list) {
+    var model = optionsEl.querySelector('button[name="vote"]');
+    var next = {};
+
+    list.forEach(function (o, i) {
+      var b = buttons[o.id];
+      if (!b) {
+        b = model.cloneNode(true);
+        b.removeAttribute('aria-busy');
+      }
+      b.setAttribute('aria-pressed', String(o.id === current));
+      b.id = 'option-' + o.id;
+      b.value = o.id;
+      b.className = 'option option-' + o.id.replace(/[^a-z0-9_-]/gi, '');
+      b.querySelector('.option-letter').textContent =
+        String.fromCharCode(65 + i % 26);
+      b.querySelector('.option-label').textContent = o.label;
+      if (optionsEl.children[i] !== b)
+        optionsEl.insertBefore(b, optionsEl.children[i] || null);
+      next[o.id] = b;
+    });
+    Object.keys(buttons).forEach(function (id) {
+      if (!next[id])
+        optionsEl.removeChild(buttons[id]);
+    });
+    buttons = next;
+    options = list;
+    var question = list.map(function (o) { return o.label; }).join(' or ');
+    document.getElementById('question').textContent = question + '?';
+    document.title = question + '? \u2013 Vote';
     if (lastSay)
       say(lastSay.text, lastSay.kind);
   }
 
+  /* The page may learn the voter's choice before the options. */
   function showChoice(id) {
-    current = id === 'a' || id === 'b' ? id : null;
+    current = typeof id === 'string' && id ? id : null;
     Object.keys(buttons).forEach(function (k) {
       buttons[k].setAttribute('aria-pressed', String(k === current));
       buttons[k].removeAttribute('aria-busy');
@@ -86,12 +130,15 @@
   /* Options rarely fail, but the page may load before vote is up. */
   function loadOptions(attempt) {
     return votingApp.getJson('/api/options').then(function (body) {
-      (body.options || []).forEach(function (o) {
-        if ((o.id === 'a' || o.id === 'b') && typeof o.label === 'string' &&
-            o.label)
-          labels[o.id] = o.label;
-      });
-      showLabels();
+      var list = (Array.isArray(body.options) ? body.options : [])
+        .filter(function (o) {
+          return o && typeof o.id === 'string' && /^[A-Za-z0-9_-]+$/.test(o.id);
+        }).map(function (o) {
+          return { id: o.id,
+            label: typeof o.label === 'string' && o.label ? o.label : o.id };
+        });
+      if (list.length)
+        showOptions(list);
     }).catch(function () {
       if (attempt >= RETRY_MAX)
         return;
@@ -175,7 +222,7 @@
     var btn = ev.submitter || document.activeElement;
     var id = btn && btn.value;
 
-    if (id !== 'a' && id !== 'b')
+    if (!isOption(id))
       return;                   /* let the plain form post go through */
     ev.preventDefault();
     castVote(id);
@@ -185,8 +232,7 @@
     votingApp.siblingUrl('vote.', 'result.', '5001');
   showChoice(null);
   form.addEventListener('submit', onSubmit);
-  loadOptions(0);
-  loadChoice().then(function () {
+  Promise.all([loadOptions(0), loadChoice()]).then(function () {
     document.body.setAttribute('data-ready', 'true');
   });
 })();
