@@ -285,3 +285,61 @@ test('accessibility: axe-core finds no WCAG A/AA violations', async () => {
   }
   assert.deepEqual(problems, []);
 });
+
+// The pages show what the services say, not what their HTML says: labels
+// other than the HTML's (and an option only the API names) through
+// request interception, no network, no vote cast.
+test('pages: options and labels come from /api/options and the snapshots',
+  async () => {
+    const options = [{ id: 'a', label: 'Tea' }, { id: 'b', label: 'Coffee' },
+      { id: 'c', label: 'Water' }];
+    const snap = JSON.stringify({
+      options: options.map((o, i) => ({ ...o, votes: i + 1 })),
+      total: 6, as_of: new Date().toISOString(),
+    });
+    const ctx = await browser.newContext();
+    try {
+      await ctx.route('**/*', (route) => {
+        const u = new URL(route.request().url());
+        const ui = u.hostname.startsWith('result.') ? 'result' : 'vote';
+        const json = (body) => route.fulfill({ status: 200,
+          contentType: 'application/json', body });
+        if (u.pathname === '/api/options')
+          return json(JSON.stringify({ options }));
+        if (u.pathname === '/api/vote')
+          return json('{"vote":"c"}');
+        if (u.pathname === '/api/results')
+          return json(snap);
+        if (u.pathname.startsWith('/api/'))
+          return route.fulfill({ status: 503, body: '{}' });
+        const file = path.join(repoRoot, 'ui', ui,
+          u.pathname === '/' ? 'index.html' : u.pathname.slice(1));
+        if (!fs.existsSync(file))
+          return route.fulfill({ status: 404, body: 'not found' });
+        return route.fulfill({ path: file });
+      });
+      const vote = await ctx.newPage();
+      await vote.goto('http://vote.example.test/');
+      await vote.waitForSelector('body[data-ready="true"]', { timeout: 5000 });
+      const buttons = await vote.$$eval('#vote-form button[name="vote"]',
+        (bs) => bs.map((b) => [b.id, b.value,
+          b.querySelector('.option-label').textContent,
+          b.getAttribute('aria-pressed')]));
+      assert.deepEqual(buttons, [['option-a', 'a', 'Tea', 'false'],
+        ['option-b', 'b', 'Coffee', 'false'],
+        ['option-c', 'c', 'Water', 'true']]);
+      assert.equal(await vote.textContent('#question'),
+        'Tea or Coffee or Water?');
+      assert.match(await vote.textContent('#status'), /You voted for Water/);
+      const result = await ctx.newPage();
+      await result.goto('http://result.example.test/');
+      await result.waitForSelector('#total[data-total="6"]', { timeout: 5000 });
+      assert.deepEqual(await result.$$eval('#results > li', (ls) => ls.map(
+        (l) => [l.dataset.option, l.querySelector('.result-label').textContent,
+          l.dataset.votes])),
+      [['a', 'Tea', '1'], ['b', 'Coffee', '2'], ['c', 'Water', '3']]);
+      assert.match(await result.title(), /^Tea 17% · Coffee 33% · Water 50%/);
+    } finally {
+      await ctx.close();
+    }
+  });
