@@ -130,9 +130,11 @@ static void test_main_bad_config_exits_2(void **state)
 {
     char *env[] = {"RESULT_MAX_CLIENTS=lots", NULL};
     char *proxies[] = {"RESULT_TRUSTED_PROXIES=result-ui", NULL};
+    char *level[] = {"LOG_LEVEL=loud", NULL}; /* main's log_init */
 
     assert_int_equal(wait_exit(spawn(env, NULL), 5000), 2);
     assert_int_equal(wait_exit(spawn(proxies, NULL), 5000), 2);
+    assert_int_equal(wait_exit(spawn(level, NULL), 5000), 2);
 }
 
 static void test_main_healthcheck(void **state)

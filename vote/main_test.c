@@ -103,6 +103,7 @@ static void bad_config(const char *assignment, const char *variable,
 static void test_main_bad_config_exits_2(void **state)
 {
     bad_config("VOTE_DUPLICATE_WINDOW_S=5s", "VOTE_DUPLICATE_WINDOW_S", NULL);
+    bad_config("LOG_LEVEL=loud", "LOG_LEVEL", NULL); /* main's log_init */
     bad_config("VOTE_RATE_PER_MIN=lots", "VOTE_RATE_PER_MIN", NULL);
     bad_config("VOTE_RATE_BURST=0", "VOTE_RATE_BURST", NULL);
     bad_config("VOTE_TRUSTED_PROXIES=vote-ui", "VOTE_TRUSTED_PROXIES", NULL);

@@ -259,6 +259,10 @@ static void test_worker_probes_and_config(void **state)
     assert_int_equal(wait_exit(pid, 10000, &status), 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 2);
+    pid = spawn_worker(port, "LOG_LEVEL=loud", NULL); /* main's log_init */
+    assert_int_equal(wait_exit(pid, 10000, &status), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
 }
 
 /* SIGTERM while votes trickle in: what the server already sent the worker
