@@ -748,8 +748,3 @@ int consumer_ready(struct consumer *c, char *why, size_t n)
     }
     return 0;
 }
-
-int consumer_flush(struct consumer *c, int timeout_ms)
-{
-    return natsconn_errno(natsConnection_FlushTimeout(c->nc, timeout_ms));
-}

@@ -118,9 +118,6 @@ int consumer_connected(struct consumer *c);
  * yet). Any thread. */
 int consumer_ready(struct consumer *c, char *why, size_t n);
 
-/* Sends buffered acks now (bounded wait). 0 or -errno (natsconn_errno()). */
-int consumer_flush(struct consumer *c, int timeout_ms);
-
 void consumer_close(struct consumer *c); /* NULL-safe */
 
 #endif

@@ -296,7 +296,8 @@ int http_start(struct mg_context **out, const struct http_opts *o)
                   LOG_STR("error", ebuf),
                   LOG_STR("hint", "is another process listening on that "
                                   "port?"));
-        return strstr(ebuf, "in use") ? -EADDRINUSE : -EINVAL;
+        return -EINVAL; /* civetweb 1.15 says "Failed to setup server
+                           ports", never why: no errno to give */
     }
     mg_set_request_handler(ctx, "/healthz$", on_healthz, NULL);
     mg_set_request_handler(ctx, "/readyz$", on_readyz, (void *)o);

@@ -31,8 +31,8 @@ struct http_opts {
     const char **extra; /* more civetweb options, NULL-terminated pairs */
 };
 
-/* Starts the server; o is kept and must outlive it. -EADDRINUSE or
- * -EINVAL, logged, on failure. */
+/* Starts the server; o is kept and must outlive it. -EINVAL, logged with
+ * civetweb's message, on failure (a port in use included). */
 int http_start(struct mg_context **out, const struct http_opts *o);
 
 /* Stops accepting, lets in-flight requests finish, frees. NULL-safe. */
