@@ -64,9 +64,9 @@ def test_every_voter_kept_and_tallies_right(stack, moved):
     rows = moved["rows"]
     want = dict(moved["new"] + moved["fresh"])
     assert rows == want
-    counts = dict(stack.psql("SELECT vote, count(*) FROM votes "
+    counts = dict(stack.psql_rows("SELECT vote, count(*) FROM votes "
                              "GROUP BY vote ORDER BY vote"))
-    tallies = dict(stack.psql("SELECT vote, count FROM tallies "
+    tallies = dict(stack.psql_rows("SELECT vote, count FROM tallies "
                               "WHERE count > 0 ORDER BY vote"))
     assert tallies == counts
     assert counts == {"a": str(len(moved["fresh"])),

@@ -13,7 +13,6 @@ created as the worker creates VOTES; a missing secret stops a node (exit 2).
 """
 import json
 import os
-import random
 import re
 import secrets
 import shutil
@@ -21,38 +20,20 @@ import socket
 import stat
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
 import chart
+import support.http
+from support.ports import free_ports
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 USERS = ["vote", "worker", "debug", "admin", "route"]
 
 
-def free_port():
-    """a free loopback port below the kernel's ephemeral range (32768-), so
-    that no outgoing connection takes it before nats-server binds it (as
-    tools/run and tests/fixture pick theirs)"""
-    while True:
-        port = random.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-
-
 def http_get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return None, ""
+    """(status, body) of GET path on a node's monitoring port (0: none)"""
+    return support.http.http_get(f"http://127.0.0.1:{port}{path}", timeout=2)
 
 
 class Client:
@@ -123,8 +104,9 @@ def cluster(tmp_path_factory):
     pw = {u: secrets.token_hex(16) for u in USERS}
     for u, p in pw.items():
         (sec / f"nats_{u}_password").write_text(p + "\n")
-    nodes = [{"client": free_port(), "cluster": free_port(),
-              "monitor": free_port(), "name": f"{chart.name('nats')}-{i}"}
+    ports = free_ports(9)
+    nodes = [{"client": ports[3 * i], "cluster": ports[3 * i + 1],
+              "monitor": ports[3 * i + 2], "name": f"{chart.name('nats')}-{i}"}
              for i in range(3)]
     routes = ",".join(f"127.0.0.1:{n['cluster']}" for n in nodes)
     procs = []
@@ -209,8 +191,8 @@ def test_route_password_not_on_a_command_line(cluster):
 def intruder_routes(cluster, creds):
     """num_routes of a plain nats-server that routes to node 0 as creds."""
     n0 = cluster["nodes"][0]
-    mon, cport = free_port(), free_port()
-    p = subprocess.Popen([NATS_SERVER, "-p", str(free_port()), "-m", str(mon),
+    mon, cport, port = free_ports(3)
+    p = subprocess.Popen([NATS_SERVER, "-p", str(port), "-m", str(mon),
                           "--cluster_name", "votingapp",
                           "--cluster", f"nats://127.0.0.1:{cport}",
                           "--routes", f"nats://{creds}127.0.0.1:{n0['cluster']}"],

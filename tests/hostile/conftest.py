@@ -1,12 +1,12 @@
 """Fixtures of the hostile-input suite: the local stack (tools/run, in a
-temp folder on free ports), Debian's nginx in front of vote and result with
-ui/*/nginx.conf mapped to loopback, and a snapshot of every vote taken
-before the hostile requests, to compare with afterwards.
+temp folder on free ports: support.stack), Debian's nginx in front of vote
+and result with ui/*/nginx.conf mapped to loopback, and a snapshot of every
+vote taken before the hostile requests, compared with afterwards at the end
+of the session (`afterwards`), whichever test files ran, in whatever order.
 
 Set HOSTILE_RUN_DIR to a folder where `tools/run up` already runs (its
 ports.env) to use that stack instead of starting one.
 """
-import hashlib
 import os
 import re
 import shutil
@@ -22,73 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support.http import (get, http_json, post_json, request,  # noqa: E402
                           send_raw, wait_until)
 from support.ports import free_port  # noqa: E402
+from support.stack import Stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
-PSQL = shutil.which("psql") or "/usr/bin/psql"
 KNOWN_VOTER = "hostile-known-voter"
-
-
-class Stack:
-    def __init__(self, run_dir):
-        self.run_dir = run_dir
-        env = {}
-        for line in (Path(run_dir) / "ports.env").read_text().splitlines():
-            k, _, v = line.partition("=")
-            env[k] = v
-        self.ports = {k: int(v) for k, v in env.items()}
-        self.vote = self.ports["VOTE_PORT"]
-        self.result = self.ports["RESULT_PORT"]
-        self.worker = self.ports["WORKER_PORT"]
-
-    def psql(self, sql):
-        out = subprocess.run(
-            # the superuser, on tools/run's socket (TCP asks for passwords)
-            [PSQL, "-h", "/tmp", "-p", str(self.ports["PG_PORT"]),
-             "-U", "postgres", "-d", "postgres", "-XAtc", sql],
-            capture_output=True, text=True, timeout=30, check=True)
-        return out.stdout.strip()
-
-    def stream_last_seq(self, name="VOTES"):
-        """The last sequence of a JetStream stream, from NATS monitoring:
-        a vote answered 2xx is in the stream before its answer."""
-        doc = http_json(f"http://127.0.0.1:{self.ports['NATS_MON_PORT']}"
-                        "/jsz?streams=true")
-        for acc in doc.get("account_details", []):
-            for st in acc.get("stream_detail", []):
-                if st["name"] == name:
-                    return st["state"]["last_seq"]
-        raise AssertionError(f"stream {name} not found")
-
-    def pids(self):
-        d = Path(self.run_dir) / "pids"
-        return {p.name: int(p.read_text()) for p in d.iterdir()}
 
 
 @pytest.fixture(scope="session")
 def stack():
-    given = os.environ.get("HOSTILE_RUN_DIR")
-    if given:
-        yield Stack(given)
-        return
-    run_dir = tempfile.mkdtemp(prefix="votingapp-hostile.", dir="/tmp")
-    os.chmod(run_dir, 0o755)
-    env = dict(os.environ, RUN_PORTS="auto", RUN_DIR=run_dir)
-    run = [str(ROOT / "tools" / "run")]
-    try:
-        up = subprocess.run(run + ["up"], env=env, capture_output=True,
-                            text=True, timeout=900)
-        if up.returncode != 0:
-            logs = "".join(f"== {f}\n{f.read_text()[-2000:]}"
-                           for f in (Path(run_dir) / "logs").glob("*.log"))
-            pytest.fail(f"tools/run up failed:\n{up.stdout}{up.stderr}{logs}")
-        yield Stack(run_dir)
-    finally:
-        subprocess.run(run + ["stop"], env=env, capture_output=True,
-                       timeout=120)
-        shutil.rmtree(run_dir, ignore_errors=True)
-        pg = hashlib.md5(run_dir.encode()).hexdigest()[:12]
-        shutil.rmtree(f"/var/lib/votingapp/{pg}", ignore_errors=True)
+    with Stack(os.environ.get("HOSTILE_RUN_DIR"), "hostile") as s:
+        yield s.up() if s.owned else s.attach()
 
 
 def local_nginx_conf(ui, upstream, upstream_port, port, tmp, trusted_port):
@@ -239,7 +183,7 @@ def before(stack):
     then everything is recorded. The hostile requests try to vote "b" for
     that voter and for new ones; afterwards nothing may differ."""
     a = post_json(stack.vote, b"/api/vote",
-                          {"vote": "a", "voter_id": KNOWN_VOTER})
+                  {"vote": "a", "voter_id": KNOWN_VOTER})
     assert a.status == 200, a.raw
     wait_until("the known vote in Postgres",
                lambda: stack.psql(f"SELECT vote FROM votes WHERE id = "
@@ -252,3 +196,50 @@ def before(stack):
     assert snap["stream_last_seq"] == seq
     assert snap["pg_known"] == "a" and snap["redis_known"] == "a", snap
     return snap
+
+
+def every_process_alive(stack, vote_nginx, result_nginx):
+    dead = []
+    for name, pid in stack.pids().items():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            dead.append(name)
+    assert not dead, f"dead after the hostile requests: {dead} " \
+                     f"(see {stack.run_dir}/logs)"
+    assert vote_nginx.alive() and result_nginx.alive()
+
+
+def every_service_ready(stack, vote_nginx, result_nginx):
+    for port in (stack.vote, stack.result, stack.worker):
+        a = send_raw(port, request(b"GET", b"/readyz"))
+        assert a.status == 200, a.raw[:300]
+    for port in (vote_nginx.port, result_nginx.port):
+        assert send_raw(port, request(b"GET", b"/healthz")).status == 200
+
+
+def no_vote_changed(stack, before):
+    after = snapshot(stack)
+    assert after == before, f"votes changed:\nbefore {before}\nafter  {after}"
+    assert after["pg_known"] == "a" and after["redis_known"] == "a", \
+        f"{KNOWN_VOTER} no longer votes a: {after}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def afterwards(stack, vote_nginx, result_nginx, before):
+    """After all the hostile requests of the session: every process alive,
+    every service ready, and not one vote changed (JetStream, Postgres,
+    result, Redis). A failure here is an error at the teardown of the
+    session's last test, naming each check that failed."""
+    yield
+    failed = []
+    for check, args in ((every_process_alive,
+                         (stack, vote_nginx, result_nginx)),
+                        (every_service_ready,
+                         (stack, vote_nginx, result_nginx)),
+                        (no_vote_changed, (stack, before))):
+        try:
+            check(*args)
+        except AssertionError as e:
+            failed.append(f"{check.__name__}: {e}")
+    assert not failed, "after the hostile requests:\n" + "\n".join(failed)

@@ -1,8 +1,8 @@
 """Bad requests to vote, straight and through ui/vote/nginx.conf.
 
 Each one carries, where it can, a plausible vote "b" for the known voter
-(who voted "a"): accepting it by mistake would change a vote, which
-test_9_afterwards catches. Every answer must be a 4xx with a JSON body
+(who voted "a"): accepting it by mistake would change a vote, which the
+session's end catches (conftest.afterwards). Every answer must be a 4xx with a JSON body
 {"error": "..."}, whether vote, civetweb or nginx gives it.
 """
 import json

@@ -16,8 +16,8 @@ this host's), as clients behind one proxy have distinct addresses.
   and a forwarded address counts only when that peer is trusted;
 - every 200 is in Postgres, no 429 is; the counter of refused votes.
 
-The votes cast here on purpose become test_9_afterwards' baseline once
-checked; everything else must still be as it was.
+The votes cast here on purpose become the baseline of the session's end
+(conftest.afterwards) once stored; everything else must still be as it was.
 """
 import json
 import time
@@ -51,6 +51,16 @@ def limited(stack, before):
     yield v, n
     n.stop()
     v.stop()
+    # the votes it accepted were meant: once in Postgres and counted by
+    # result, they are the baseline the session's end compares with (the
+    # known voter untouched)
+    wait_until("every accepted vote in Postgres", lambda: stack.psql(
+        f"SELECT count(*) FROM votes WHERE id LIKE '{PREFIX}%'") ==
+        str(len(SENT["ok"])))
+    wait_until("result caught up with Postgres", lambda: sum(
+        n for _, n in snapshot(stack)["result"]) ==
+        int(stack.psql("SELECT count(*) FROM votes")))
+    before.update(snapshot(stack))
 
 
 def vote(port, source, n, headers=()):
@@ -167,8 +177,8 @@ def test_refused_counted_and_never_stored(stack, limited, before):
     stored = set(stack.psql(
         f"SELECT id FROM votes WHERE id LIKE '{PREFIX}%'").split())
     assert stored == set(SENT["ok"])
-    # these votes were meant: they become the baseline of test_9, once
-    # result has caught up with Postgres; the known voter is untouched
+    # once result has caught up with Postgres, these votes are all it
+    # shows more; the known voter is untouched
     wait_until("result caught up with Postgres", lambda: sum(
         n for _, n in snapshot(stack)["result"]) ==
         int(stack.psql("SELECT count(*) FROM votes")))
@@ -176,4 +186,3 @@ def test_refused_counted_and_never_stored(stack, limited, before):
     assert int(after["pg_votes"]) == int(before["pg_votes"]) + len(stored)
     assert after["pg_known"] == before["pg_known"] == "a"
     assert after["redis_known"] == before["redis_known"] == "a"
-    before.update(after)

@@ -5,7 +5,9 @@ tests/fixture picks its own in C). A port is free when 127.0.0.1:port
 can be bound now; it is not reserved, so a server that fails to bind it
 should be restarted on another.
 
-  ports.py [N]   prints N (default 1) distinct free ports, one a line
+  ports.py [N [TAKEN...]]   prints N (default 1) distinct free ports, one
+                            a line, none of the TAKEN ones (tools/run's
+                            RUN_PORTS=auto picks its ports so)
 """
 import random
 import socket
@@ -38,4 +40,5 @@ def free_ports(n, taken=()):
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    print("\n".join(map(str, free_ports(n))))
+    for port in free_ports(n, {int(p) for p in sys.argv[2:]}):
+        print(port)
