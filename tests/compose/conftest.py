@@ -1,10 +1,15 @@
 """Fixtures and helpers of the Compose end-to-end suite (tests/compose).
 
-The modules run in file order (test_1_static.py ... test_8_seed.py) and
-share one stack (test_9_devloop.py runs compose.dev.yaml as a project of its
-own): a session under the compose project E2E_PROJECT, torn down
-with `down -v` at the end unless KEEP=1. A test marked `fatal` stops the
-session when it fails (nothing after it could pass: no images, no stack).
+The modules share one stack (test_9_devloop.py runs compose.dev.yaml as a
+project of its own): a session under the compose project E2E_PROJECT, torn
+down with `down -v` at the end unless KEEP=1. What a test needs is a
+fixture, made once a session whichever test asks first: offline_base (the
+offline base images), offline_images (the stand-ins of the third-party
+images), c_images, ui_images, and stack_up (every service but traefik up
+and healthy). A fixture whose step failed makes every test that needs it
+an error naming that step (its own test, e.g. test_2_up.py's, says why);
+so any test file runs alone, and in any order (each module's votes are
+counted from what the stack shows when it starts: settled_counts).
 
 Env: COMPOSE (default: "docker compose" if present, else docker-compose),
      KEEP=1 (leave the stack running), E2E_TAG (image tag, e2e),
@@ -19,15 +24,19 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import pytest
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import support.http  # noqa: E402
+from support.http import http_get  # noqa: E402,F401 (the tests' import)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.join(ROOT, "tests", "compose")
@@ -140,30 +149,9 @@ def wait_healthy(limit):
         time.sleep(1)
 
 
-def http_get(url, timeout=5):
-    """(status, body); status 0 when nothing answered"""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode(errors="replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
-    except (OSError, ValueError):
-        return 0, ""
-
-
 def vote(voter, option, base=None):
     """POST /api/vote; the HTTP status as a string ("000": no answer)"""
-    body = json.dumps({"vote": option, "voter_id": voter}).encode()
-    req = urllib.request.Request((base or VOTE_URL) + "/api/vote", data=body,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            r.read()
-            return str(r.status)
-    except urllib.error.HTTPError as e:
-        return str(e.code)
-    except OSError:
-        return "000"
+    return support.http.vote(base or VOTE_URL, voter, option)
 
 
 def results():
@@ -258,20 +246,6 @@ def secret(name):
         return f.read().rstrip("\n")    # as the shell's $(cat FILE)
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "fatal: a failure stops the session (nothing after it "
-        "can pass)")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    rep = (yield).get_result()
-    if rep.failed and item.get_closest_marker("fatal"):
-        item.session.shouldstop = f"{item.name} failed: nothing after it " \
-                                  "can pass"
-
-
 def pytest_terminal_summary(terminalreporter):
     info(f"total time: {int(time.time() - T0)} s")
     terminalreporter.section("info")
@@ -319,3 +293,183 @@ def session_stack(tmp_path_factory):
 def log_path(name):
     """a log file of this run (pytest's temporary directory)"""
     return str(STATE["logs"] / name)
+
+
+# -- the steps every test of the stack needs, once a session ----------------
+
+class Step:
+    """What one step did: exit code, output, seconds."""
+
+    def __init__(self, rc, out, s):
+        self.rc, self.out, self.s = rc, out, s
+
+    def need(self, what, test):
+        """pytest.fail (an error of the asking test) unless it passed."""
+        if self.rc != 0:
+            pytest.fail(f"{what} failed (see {test}): {tail(self.out, 5)}")
+
+
+def timed(args, **kw):
+    t = time.time()
+    rc, out = run(args, **kw)
+    return Step(rc, out, int(time.time() - t))
+
+
+def build(*svcs, log):
+    """compose build SVCS, the output appended to the log file LOG"""
+    t = time.time()
+    rc, out = dc("build", *svcs)
+    with open(log_path(log), "a") as f:
+        f.write(out)
+    return Step(rc, out, int(time.time() - t))
+
+
+@pytest.fixture(scope="session")
+def offline_base():
+    """compose/offline/build.sh --base (the debian base first); then the
+    stand-ins build in the background while the C services build (they
+    need only the base): Step, with .proc and .log of the background."""
+    b = os.path.join(COMPOSE_DIR, "offline", "build.sh")
+    step = timed([b, "--base"])
+    step.proc = None
+    if step.rc == 0:
+        info(f"offline base images ({step.s} s)")
+        step.log = open(log_path("offline.log"), "w")
+        step.proc = subprocess.Popen([b], cwd=COMPOSE_DIR, stdout=step.log,
+                                     stderr=subprocess.STDOUT)
+    yield step
+    if step.proc and step.proc.poll() is None:
+        step.proc.kill()
+        step.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def offline_images(offline_base):
+    """the offline stand-ins of the third-party images, built: Step"""
+    offline_base.need("compose/offline/build.sh --base",
+                      "test_offline_base_images")
+    t = STATE.get("c_build_t0") or time.time()
+    rc = offline_base.proc.wait()
+    offline_base.log.close()
+    with open(log_path("offline.log")) as f:
+        out = f.read()
+    step = Step(rc, out, int(time.time() - t))
+    if rc == 0:
+        info(f"offline stand-in images ({step.s} s since the C build "
+             "started)\n" + out.rstrip())
+    return step
+
+
+@pytest.fixture(scope="session")
+def c_images(offline_base):
+    """vote, worker and result images built: Step"""
+    offline_base.need("compose/offline/build.sh --base",
+                      "test_offline_base_images")
+    STATE["c_build_t0"] = time.time()
+    step = build("vote", "worker", "result", log="build.log")
+    if step.rc != 0 and offline_base.proc:
+        offline_base.proc.wait()
+    else:
+        info(f"vote, worker, result images build ({step.s} s)")
+    return step
+
+
+@pytest.fixture(scope="session")
+def ui_images(offline_images):
+    """vote-ui and result-ui images built (FROM the nginx stand-in): Step"""
+    offline_images.need("the offline stand-in images",
+                        "test_offline_stand_in_images")
+    step = build("vote-ui", "result-ui", log="build.log")
+    if step.rc == 0:
+        info(f"vote-ui, result-ui images build ({step.s} s)")
+    return step
+
+
+@pytest.fixture(scope="session")
+def host_ports():
+    """The project down (volumes too), then the host ports that something
+    listens on ([] when all are free). Result asks for nofile 16384: a
+    daemon started from a shell with a lower hard limit (and no right to
+    raise it) can't grant it: ask for what it has."""
+    rc, lim = run(["docker", "run", "--rm", "--entrypoint", "sh",
+                   os.environ.get("DEBIAN_IMAGE", "debian:bookworm"), "-c",
+                   "ulimit -Hn"])
+    lim = lim.strip()
+    if rc == 0 and lim.isdigit() and int(lim) < 16384:
+        os.environ["RESULT_NOFILE"] = lim
+        info(f"the daemon's nofile limit is {lim}: result runs with "
+             f"RESULT_NOFILE={lim} (compose default 16384)")
+    dc("--profile", "debug", "down", "-v", "--remove-orphans")
+    taken = []
+    for port in (VOTE_UI_PORT, RESULT_UI_PORT, PROMETHEUS_PORT):
+        with socket.socket() as s:
+            s.settimeout(2)
+            if s.connect_ex(("127.0.0.1", int(port))) == 0:
+                taken.append(port)
+    return taken
+
+
+@pytest.fixture(scope="session")
+def started(host_ports, c_images, offline_images, ui_images):
+    """`up -d --build` of every service but traefik, and whether all were
+    healthy within HEALTH_TIMEOUT: (up Step, healthy)"""
+    if host_ports:
+        pytest.fail(f"host ports {host_ports} taken (see "
+                    "test_host_ports_free)")
+    c_images.need("the vote, worker, result images", "test_c_images_build")
+    offline_images.need("the offline stand-in images",
+                        "test_offline_stand_in_images")
+    ui_images.need("the vote-ui, result-ui images", "test_ui_images_build")
+    t0 = time.time()
+    up = timed(dc_cmd() + ["up", "-d", "--build", *SERVICES])
+    healthy = up.rc == 0 and wait_healthy(HEALTH_TIMEOUT)
+    if healthy:
+        STATE["up_s"] = int(time.time() - t0)
+        info(f"all {len(SERVICES)} services healthy {STATE['up_s']} s "
+             "after up")
+    return up, healthy
+
+
+@pytest.fixture(scope="session")
+def stack_up(started):
+    """every service but traefik up and healthy (test_2_up.py says why
+    not, when not)"""
+    up, healthy = started
+    up.need("up -d --build", "test_up")
+    if not healthy:
+        pytest.fail(f"not all services healthy within {HEALTH_TIMEOUT} s "
+                    "(see test_all_healthy)")
+
+
+def traefik_healthcheck():
+    """the shell command of traefik's healthcheck in compose.yaml, as
+    `config` resolves it ("" when there is none)"""
+    r = subprocess.run(dc_cmd() + ["--profile", "debug", "config"],
+                       cwd=COMPOSE_DIR, stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    try:
+        hc = yaml.safe_load(r.stdout)["services"]["traefik"]["healthcheck"][
+            "test"]
+    except (yaml.YAMLError, KeyError, TypeError):
+        return ""
+    if isinstance(hc, str):
+        return hc
+    return hc[1] if len(hc) == 2 and hc[0] == "CMD-SHELL" else ""
+
+
+def settled_counts(secs=60):
+    """(total, a, b) of /api/results once every vote cast so far is
+    counted: as many voters as Postgres has rows, unchanged for 2 s. What
+    a module's own votes are counted from."""
+    end = time.time() + secs
+    last = None
+    while True:
+        c = counts()
+        rows = psql_q("SELECT count(*) FROM votes")
+        if c is not None and str(c[0]) == rows and c == last:
+            return c
+        if time.time() >= end:
+            raise AssertionError(f"results not settled in {secs} s: {c}, "
+                                 f"{rows} rows in Postgres")
+        last = c if c is not None and str(c[0]) == rows else None
+        time.sleep(2)

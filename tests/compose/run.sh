@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/compose/run.sh - end-to-end test of the Docker Compose topology: the
 # pytest suite in this folder (conftest.py says how it runs; each test_N_*.py
-# says what it checks), in file order:
+# says what it checks; any file also runs alone, in any order):
 #   1 static: offline base images, the one Dockerfile's stages,
 #     compose.yaml and compose.dev.yaml resolved by `config`
 #   2 up: images build, traefik's healthcheck against a stub API, every

@@ -5,29 +5,21 @@ healthchecks, secrets, ulimits, limits, the debug and monitoring profiles."""
 import os
 import re
 import subprocess
-import time
 
 import pytest
 import yaml
 
 import conftest
-from conftest import COMPOSE_DIR, ROOT, STATE, info, log_path, run, tail
+from conftest import COMPOSE_DIR, ROOT, tail
 
 NAMES = ("compose.yaml", "compose.dev.yaml")
 
 
-@pytest.mark.fatal
-def test_offline_base_images():
+def test_offline_base_images(offline_base):
     # the debian base first; the stand-ins build in the background while the
-    # C services build (they need only the base), see test_2_up.py
-    t = time.time()
-    build = os.path.join(COMPOSE_DIR, "offline", "build.sh")
-    rc, out = run([build, "--base"])
-    assert rc == 0, f"compose/offline/build.sh --base: {tail(out, 10)}"
-    info(f"offline base images ({int(time.time() - t)} s)")
-    log = open(log_path("offline.log"), "w")
-    STATE["offline"] = (subprocess.Popen([build], cwd=COMPOSE_DIR, stdout=log,
-                                         stderr=subprocess.STDOUT), log)
+    # C services build (they need only the base), see conftest.offline_base
+    assert offline_base.rc == 0, \
+        f"compose/offline/build.sh --base: {tail(offline_base.out, 10)}"
 
 
 def test_one_dockerfile_one_build_stage():
@@ -43,34 +35,42 @@ def test_one_dockerfile_one_build_stage():
         f"one Dockerfile, one build stage, one target per kind of image ({stages}, copies: {copies})"
 
 
-CONFIGS = {}
+@pytest.fixture(scope="module")
+def configs():
+    """{name: (config's exit code, its stderr, the resolved configuration
+    or None)} of each compose file, with the debug profile"""
+    env = {"VOTE_UI_PORT": "", "RESULT_UI_PORT": "", "PROMETHEUS_PORT": ""}
+    out = {}
+    for name in NAMES:
+        f = ["-f", name] if name != "compose.yaml" else []
+        r = subprocess.run(conftest.dc_cmd() + f
+                           + ["--profile", "debug", "config"],
+                           cwd=COMPOSE_DIR, env=dict(os.environ, **env),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        out[name] = (r.returncode, r.stderr,
+                     yaml.safe_load(r.stdout) if r.returncode == 0 else None)
+    return out
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_compose_file_is_valid(name):
-    env = {"VOTE_UI_PORT": "", "RESULT_UI_PORT": "", "PROMETHEUS_PORT": ""}
-    f = ["-f", name] if name != "compose.yaml" else []
-    r = subprocess.run(conftest.dc_cmd() + f
-                       + ["--profile", "debug", "config"],
-                       cwd=COMPOSE_DIR, env=dict(os.environ, **env),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True)
-    assert r.returncode == 0, f"{name} is valid: {r.stderr.strip()}"
-    CONFIGS[name] = yaml.safe_load(r.stdout)
+def test_compose_file_is_valid(configs, name):
+    rc, err, _ = configs[name]
+    assert rc == 0, f"{name} is valid: {err.strip()}"
 
 
 @pytest.fixture(params=NAMES)
-def cfg(request):
+def cfg(request, configs):
     """(name, services) of a resolved configuration"""
-    c = CONFIGS.get(request.param)
+    c = configs[request.param][2]
     if c is None:
         pytest.fail(f"{request.param}: no resolved configuration (invalid)")
     return request.param, c["services"]
 
 
 @pytest.fixture
-def prod():
-    c = CONFIGS.get("compose.yaml")
+def prod(configs):
+    c = configs["compose.yaml"][2]
     if c is None:
         pytest.fail("compose.yaml: no resolved configuration (invalid)")
     return c["services"]
@@ -460,8 +460,7 @@ def test_traefik_healthcheck_asks_docker_routers(cfg):
         and "@docker" in hc[1], \
         f"{name}: traefik healthcheck asks its API for routers found by " \
         "the docker provider"
-    if name == "compose.yaml":
-        STATE["traefik_hc"] = hc[1]    # tried in test_2_up.py
+    # test_2_up.py tries compose.yaml's against a stub of traefik's API
 
 
 def test_prometheus_on_loopback(prod):

@@ -9,7 +9,9 @@ import re
 import pytest
 
 from conftest import (PROMETHEUS_PORT, SERVICES, containers, dc, http_get,
-                      inspect, run, secret, tail)
+                      inspect, run, secret, tail, vote)
+
+pytestmark = pytest.mark.usefixtures("stack_up")
 
 
 def natsc(user, pw, *args):
@@ -131,9 +133,17 @@ def test_redis_user_vote_refused(what, args):
                    exit_code=False)
 
 
-def test_redis_user_vote_reads_voters():
+@pytest.fixture(scope="module")
+def voter():
+    """a voter who voted b through vote-ui"""
+    code = vote("e2e-sec-1", "b")
+    assert code == "200", f"vote e2e-sec-1 through vote-ui ({code})"
+    return "e2e-sec-1"
+
+
+def test_redis_user_vote_reads_voters(voter):
     # redis-cli's answer is its last line, past compose's own lines
-    rc, out = redis_vote("hget", "voters", "e2e-1")
+    rc, out = redis_vote("hget", "voters", voter)
     last = out.strip().splitlines()[-1] if out.strip() else ""
     assert last == "b", f"Redis user vote reads the voters hash ({last!r})"
 

@@ -1,6 +1,37 @@
-"""Prometheus (monitoring profile): every target up, its rules loaded, and a
-vote moves the acknowledged counter."""
-from conftest import (PROM_URL, http_get, vote, wait_prom, wait_targets)
+"""Prometheus (monitoring profile): every target up, its rules loaded, and
+votes move the acknowledged counter."""
+import time
+
+import pytest
+
+from conftest import (PROM_URL, http_get, prom_value, vote, wait_prom,
+                      wait_targets)
+
+pytestmark = pytest.mark.usefixtures("stack_up")
+
+COUNTER = "sum(vote_votes_total)"
+
+
+@pytest.fixture(scope="module")
+def counter_before(stack_up):
+    """sum(vote_votes_total) once Prometheus scrapes vote and has every
+    vote cast so far (unchanged over two scrapes, 5 s apart); 0 before the
+    first vote"""
+    wait_prom('min(up{job="vote"})', lambda v: v == 1, 60)
+    end = time.time() + 60
+    last = prom_value(COUNTER)
+    while True:
+        time.sleep(11)
+        v = prom_value(COUNTER)
+        if v == last or time.time() >= end:
+            return v or 0
+        last = v
+
+
+@pytest.fixture(scope="module")
+def seven_votes(counter_before):
+    """the answers to 7 votes of new voters through vote-ui"""
+    return [vote(f"e2e-prom-{i}", "ab"[i % 2]) for i in range(7)]
 
 
 def test_targets_all_up():
@@ -22,25 +53,33 @@ def test_every_service_ready():
         f"min(service_ready) = {v}"
 
 
-def test_counter_has_seven_votes():
-    # the acknowledged counter has the 7 votes so far (test_3_votes.py)
-    ok, v = wait_prom("sum(vote_votes_total)", lambda v: v == 7, 30)
-    assert ok, "prometheus: vote_votes_total counts the 7 votes " \
-        f"acknowledged so far: sum(vote_votes_total) = {v}"
+def test_counter_has_seven_votes(counter_before, seven_votes):
+    # the acknowledged counter has the 7 votes more
+    assert seven_votes == ["200"] * 7, f"7 votes ({seven_votes})"
+    want = counter_before + 7
+    ok, v = wait_prom(COUNTER, lambda v: v == want, 30)
+    assert ok, f"prometheus: vote_votes_total counts the 7 votes " \
+        f"acknowledged ({counter_before} before): {COUNTER} = {v}"
 
 
-def test_vote_e2e_7():
-    code = vote("e2e-7", "b")
-    assert code == "200", f"vote e2e-7 through vote-ui ({code})"
+@pytest.fixture(scope="module")
+def e2e_7(seven_votes):
+    """the answer to vote e2e-7, after the seven"""
+    return vote("e2e-7", "b")
 
 
-def test_counter_moves_to_eight():
-    ok, v = wait_prom("sum(vote_votes_total)", lambda v: v == 8, 30)
-    assert ok, "prometheus: the vote moves vote_votes_total to 8: " \
-        f"sum(vote_votes_total) = {v}"
+def test_vote_e2e_7(e2e_7):
+    assert e2e_7 == "200", f"vote e2e-7 through vote-ui ({e2e_7})"
 
 
-def test_rate_positive():
+def test_counter_moves_to_eight(counter_before, e2e_7):
+    want = counter_before + 8
+    ok, v = wait_prom(COUNTER, lambda v: v == want, 30)
+    assert ok, f"prometheus: the vote moves vote_votes_total to {want}: " \
+        f"{COUNTER} = {v}"
+
+
+def test_rate_positive(seven_votes):
     ok, v = wait_prom("voting:votes_acknowledged:rate1m", lambda v: v > 0, 30)
     assert ok, "prometheus: voting:votes_acknowledged:rate1m > 0 " \
         f"(value: {v})"

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from conftest import (HEALTH_TIMEOUT, P, SERVICES, STATE, TAG, dc, info,
-                      psql_q, run, tail, wait_healthy, wait_results)
-from test_6_scale import totals
+                      psql_q, run, settled_counts, tail, wait_healthy,
+                      wait_results)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -25,32 +25,38 @@ def image_list():
         info(f"up to healthy: {STATE['up_s']} s")
 
 
-def test_down_keeps_volumes():
+@pytest.fixture(scope="module")
+def before(stack_up):
+    """(total, a, b) of the results and the rows of Postgres before down"""
+    return settled_counts(), psql_q("SELECT count(*) FROM votes")
+
+
+def test_down_keeps_volumes(before):
     rc, out = dc("down")
     assert rc == 0, f"down (volumes kept): {tail(out, 10)}"
 
 
-def test_up_again_healthy():
+def test_up_again_healthy(before):
     t = time.time()
     dc("up", "-d", *SERVICES)
     assert wait_healthy(HEALTH_TIMEOUT), "up again: healthy"
     info(f"up again: all healthy {int(time.time() - t)} s after up")
 
 
-def test_results_survive_down_up():
-    total, ta, tb = totals()
+def test_results_survive_down_up(before):
+    total, ta, tb = before[0]
     ok, seen = wait_results(total, ta, tb, 60)
     assert ok, f"after down + up: results still show {total} votes: {seen}"
 
 
-def test_postgres_survives_down_up():
-    total = totals()[0]
+def test_postgres_survives_down_up(before):
+    total = before[1]
     got = psql_q("SELECT count(*) FROM votes")
-    assert got == str(total), \
+    assert got == total, \
         f"after down + up: Postgres still has {total} votes ({got})"
 
 
-def test_down_v_removes_volumes():
+def test_down_v_removes_volumes(before):
     dc("down", "-v")
     rc, out = run(["docker", "volume", "ls", "-q"])
     left = [v for v in out.split()
@@ -58,7 +64,7 @@ def test_down_v_removes_volumes():
     assert not left, f"down -v removes the volumes (left: {left})"
 
 
-def test_fresh_up_has_no_votes():
+def test_fresh_up_has_no_votes(before):
     dc("up", "-d", *SERVICES)
     assert wait_healthy(HEALTH_TIMEOUT), "after down -v + up: healthy"
     ok, seen = wait_results(0, 0, 0, 30)
@@ -75,6 +81,7 @@ C = ["vote", "worker", "result"]
 
 
 @pytest.mark.parametrize("svc", C)
+@pytest.mark.usefixtures("c_images")
 def test_image_size(svc):
     s = image(svc, "{{.Size}}")
     b = int(s) if s.isdigit() else 0
@@ -84,6 +91,7 @@ def test_image_size(svc):
 
 
 @pytest.mark.parametrize("svc", C)
+@pytest.mark.usefixtures("c_images")
 def test_image_non_root(svc):
     u = image(svc, "{{.Config.User}}")
     assert u and u.split(":")[0] not in ("0", "root"), \
@@ -91,6 +99,7 @@ def test_image_non_root(svc):
 
 
 @pytest.mark.parametrize("svc", C)
+@pytest.mark.usefixtures("c_images")
 def test_image_healthcheck(svc):
     hc = image(svc, "{{json .Config.Healthcheck.Test}}")
     assert "--healthcheck" in hc, \
@@ -98,6 +107,7 @@ def test_image_healthcheck(svc):
 
 
 @pytest.mark.parametrize("svc", C)
+@pytest.mark.usefixtures("c_images")
 def test_image_from_scratch(svc):
     rc, out = run(["docker", "run", "--rm", "--entrypoint", "/bin/sh",
                    f"votingapp/{svc}:{TAG}", "-c", "true"])

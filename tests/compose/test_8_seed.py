@@ -13,6 +13,8 @@ import pytest
 from conftest import (TAG, counts, dc, info, inspect, psql_q, run, tail,
                       wait_results)
 
+pytestmark = pytest.mark.usefixtures("stack_up")
+
 N = int(os.environ.get("E2E_SEED_VOTES") or 3000)
 A_PERCENT = 67                       # compose.yaml's default SEED_A_PERCENT
 SEED = ["--profile", "seed"]

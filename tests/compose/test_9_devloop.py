@@ -19,11 +19,11 @@ import shutil
 import socket
 import tempfile
 import time
-import urllib.parse
 
 import pytest
 
-from conftest import P, ROOT, http_get, info, run, tail, vote
+from conftest import P, ROOT, http_get, info, run, tail
+from support.http import vote
 
 PD = f"{P}-dev"
 REGISTRY = f"{P}-dev"
@@ -127,7 +127,7 @@ def vote_and_see(n, tag):
     """N new voters through vote-ui; results show N more within 60 s"""
     before = dev_counts()
     assert before is not None, f"{tag}: results answer"
-    codes = [vote(f"{tag}-{i}", "ab"[i % 2], base=VOTE_URL)
+    codes = [vote(VOTE_URL, f"{tag}-{i}", "ab"[i % 2])
              for i in range(n)]
     assert codes == ["200"] * n, f"{tag}: {n} votes answered 200 ({codes})"
     want = (before[0] + n, before[1] + (n + 1) // 2, before[2] + n // 2)
@@ -161,9 +161,12 @@ def wait_served(check, limit):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def copy_of_checkout():
+def copy_of_checkout(offline_images):
     """the checkout copied to a temporary folder; at the end `down -v` (if
-    a test failed before test_down_v_leaves_nothing) and the copy removed"""
+    a test failed before test_down_v_leaves_nothing) and the copy removed.
+    The images build FROM the offline base and stand-ins."""
+    offline_images.need("the offline stand-in images",
+                        "test_offline_stand_in_images")
     tmp = tempfile.mkdtemp(prefix=f"{PD}.")
     STATE["copy"] = os.path.join(tmp, "app")
     shutil.copytree(ROOT, STATE["copy"], symlinks=True, ignore=IGNORE)
@@ -190,49 +193,86 @@ def bad_voter_answer():
         return st, ""
 
 
-@pytest.mark.fatal
-def test_dev_build():
+@pytest.fixture(scope="module")
+def dev_built(copy_of_checkout):
+    """the project down, its host ports checked, its images built:
+    {"taken": host ports something listens on, "cold": (rc, output) of
+    the --no-cache build (DEV_NO_CACHE=1), "build": (rc, output)}"""
     dev("--profile", "seed", "down", "-v", "--remove-orphans", timeout=300)
+    r = {"taken": [], "cold": (0, ""), "build": None}
     for port in (VOTE_UI_PORT, RESULT_UI_PORT):
         with socket.socket() as s:
             s.settimeout(2)
-            taken = s.connect_ex(("127.0.0.1", int(port))) == 0
-        assert not taken, f"host port {port} is free " \
-            "(E2E_DEV_VOTE_UI_PORT/E2E_DEV_RESULT_UI_PORT choose others)"
+            if s.connect_ex(("127.0.0.1", int(port))) == 0:
+                r["taken"].append(port)
+    if r["taken"]:
+        return r
     t = time.time()
     if COLD:       # the base stage built afresh once; the rest reuse it
-        rc, out = dev("build", "--no-cache", "vote", timeout=3600)
-        assert rc == 0, f"compose.dev.yaml build --no-cache: {tail(out, 30)}"
-    rc, out = dev("build", *LOOPS, "vote-ui", "result-ui", timeout=3600)
+        r["cold"] = dev("build", "--no-cache", "vote", timeout=3600)
+        if r["cold"][0] != 0:
+            return r
+    r["build"] = dev("build", *LOOPS, "vote-ui", "result-ui", timeout=3600)
+    if r["build"][0] == 0:
+        STATE["build_s"] = time.time() - t
+        info(f"dev: images build {STATE['build_s']:.0f} s "
+             + ("(DEV_NO_CACHE=1: vote's with --no-cache, the others from "
+                "it)" if COLD else "(from the layer cache, of the "
+                "production build if it ran)"))
+    return r
+
+
+def test_dev_build(dev_built):
+    taken = dev_built["taken"]
+    assert not taken, f"host ports {taken} are free " \
+        "(E2E_DEV_VOTE_UI_PORT/E2E_DEV_RESULT_UI_PORT choose others)"
+    rc, out = dev_built["cold"]
+    assert rc == 0, f"compose.dev.yaml build --no-cache: {tail(out, 30)}"
+    rc, out = dev_built["build"]
     assert rc == 0, f"compose.dev.yaml build: {tail(out, 30)}"
-    STATE["build_s"] = time.time() - t
-    info(f"dev: images build {STATE['build_s']:.0f} s "
-         + ("(DEV_NO_CACHE=1: vote's with --no-cache, the others from it)"
-            if COLD else "(from the layer cache, of the production build "
-            "if it ran)"))
 
 
-@pytest.mark.fatal
-def test_dev_up():
+@pytest.fixture(scope="module")
+def dev_started(dev_built):
+    """`up -d` of the project, and every container healthy and each
+    dev-loop watching within DEV_TIMEOUT: (rc, output, ok)"""
+    if not dev_built["build"] or dev_built["build"][0] != 0:
+        pytest.fail("the dev images did not build (see test_dev_build)")
     t = time.time()
     rc, out = dev_up(*DEV)
-    assert rc == 0, f"compose.dev.yaml up -d: {tail(out, 30)}"
+    if rc != 0:
+        return rc, out, False
     ok, healthy_s, watching_s = wait_up(TIMEOUT - (time.time() - t))
+    up_s = time.time() - t
+    if ok:
+        info(f"dev: first start (images built, empty volumes): all healthy "
+             f"{healthy_s + (up_s - watching_s):.0f} s after up, every "
+             f"dev-loop built from the mounted sources and watching "
+             f"{up_s:.0f} s after up; from the build: "
+             f"{STATE.get('build_s', 0) + up_s:.0f} s"
+             + (" (cold: DEV_NO_CACHE=1)" if COLD else ""))
+    return rc, out, ok
+
+
+def test_dev_up(dev_started):
+    rc, out, ok = dev_started
+    assert rc == 0, f"compose.dev.yaml up -d: {tail(out, 30)}"
     assert ok, f"dev: all healthy and every dev-loop watching within " \
         f"{TIMEOUT} s"
-    up_s = time.time() - t
-    info(f"dev: first start (images built, empty volumes): all healthy "
-         f"{healthy_s + (up_s - watching_s):.0f} s after up, every dev-loop "
-         f"built from the mounted sources and watching {up_s:.0f} s after up;"
-         f" from the build: {STATE.get('build_s', 0) + up_s:.0f} s"
-         + (" (cold: DEV_NO_CACHE=1)" if COLD else ""))
 
 
-def test_dev_votes():
+@pytest.fixture(scope="module")
+def dev_running(dev_started):
+    """the project up (test_dev_up says why not, when not)"""
+    if not dev_started[2]:
+        pytest.fail("the dev project is not up (see test_dev_up)")
+
+
+def test_dev_votes(dev_running):
     vote_and_see(10, "dev-first")
 
 
-def test_edit_c_source_served():
+def test_edit_c_source_served(dev_running):
     # before: the answer of the image's source (the check can fail)
     st, err = bad_voter_answer()
     assert st == 400 and err.startswith("bad voter_id: use"), \
@@ -253,7 +293,7 @@ def test_edit_c_source_served():
     vote_and_see(4, "dev-after-c-edit")
 
 
-def test_edit_ui_page_served():
+def test_edit_ui_page_served(dev_running):
     st, page = http_get(VOTE_URL + "/")
     assert st == 200 and "<title>" in page and MARK not in page, \
         f"vote-ui serves its page ({st})"
@@ -266,7 +306,7 @@ def test_edit_ui_page_served():
     assert s is not None, f"the edit of {UI_FILE} is served within 60 s"
 
 
-def test_scale_worker_2():
+def test_scale_worker_2(dev_running):
     t = time.time()
     rc, out = dev_up("--no-recreate", "--scale", "worker=2", *DEV)
     assert rc == 0, f"up -d --scale worker=2: {tail(out, 20)}"
@@ -278,7 +318,7 @@ def test_scale_worker_2():
     vote_and_see(20, "dev-scaled")
 
 
-def test_warm_start():
+def test_warm_start(dev_running):
     total = dev_counts()
     rc, out = dev("down", timeout=300)
     assert rc == 0, f"down (volumes kept): {tail(out, 10)}"
@@ -308,7 +348,7 @@ def test_warm_start():
         f"after down + up the votes are kept ({total} -> {dev_counts()})"
 
 
-def test_edit_after_warm_start():
+def test_edit_after_warm_start(dev_running):
     mark2 = MARK + "w"
     edit(C_FILE, C_NEW, C_NEW.replace(MARK, mark2))
     s = wait_served(lambda: mark2 in bad_voter_answer()[1], 300)
@@ -318,7 +358,7 @@ def test_edit_after_warm_start():
     assert s is not None, f"the second edit of {C_FILE} is served"
 
 
-def test_down_v_leaves_nothing():
+def test_down_v_leaves_nothing(dev_running):
     rc, out = dev("--profile", "seed", "down", "-v", "--remove-orphans",
                   timeout=300)
     STATE["down"] = True

@@ -617,7 +617,7 @@ done
 check "5 votes through both vote-ui replicas answered 200 ($codes)" test "$codes" = "200 200 200 200 200 "
 check "result-ui: /api/results shows the 6 votes" wait_total 6 60
 ws_out=$WORK/ws.txt
-inns "$PY" "$ROOT/tests/compose/wsclient.py" "ws://${RESULT_UI#http://}/api/results/ws" --until-total 7 --timeout 30 >"$ws_out" 2>&1 &
+inns "$PY" "$ROOT/tests/support/ws.py" "ws://${RESULT_UI#http://}/api/results/ws" --until-total 7 --timeout 30 >"$ws_out" 2>&1 &
 ws_pid=$!
 sleep 1
 check "one more vote" test "$(vote_ui swarm-6 b)" = 200
