@@ -35,7 +35,15 @@ start() {
   nofile=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)
   ulimit -Hn "$nofile" 2>/dev/null || true
   ulimit -Sn "$nofile" 2>/dev/null || ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
-  nohup dockerd >"$log" 2>&1 </dev/null &
+  # Only stdin/out/err go to the daemon: a descriptor it inherited (a
+  # caller's `flock FILE cmd` lock) would stay held as long as it runs.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done
+    exec nohup dockerd >"$log" 2>&1 </dev/null
+  ) &
   pid=$!
 }
 
