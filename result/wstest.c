@@ -62,16 +62,13 @@ static void on_close(const struct mg_connection *c, void *arg)
 
 int wstest_open(struct wstest *w, uint16_t port, const char *path)
 {
-    pthread_condattr_t ca;
     char ebuf[128];
 
     memset(w, 0, sizeof(*w));
     w->total = -1;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* mono_deadline() */
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    if (mono_cond_init(&w->cv)) /* for mono_deadline() */
+        return -ENOMEM;
     w->conn =
         mg_connect_websocket_client("127.0.0.1", port, 0, ebuf, sizeof(ebuf),
                                     path, NULL, on_data, on_close, w);

@@ -72,7 +72,6 @@ struct bus {
     pthread_cond_t space;   /* outstanding fell below max_pending */
     pthread_cond_t closed_cv;
     int closed; /* the ClosedCB ran: no more callbacks */
-    pthread_condattr_t mono;
     struct waiter *table[N_BUCKETS];
     long outstanding;
     atomic_int stream_ok;
@@ -293,7 +292,7 @@ static int publish_once(struct bus *b, const char *subject, const void *data,
     memset(&w, 0, sizeof(w));
     w.msg_id = msg_id;
     pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cond, &b->mono);
+    mono_cond_init(&w.cond);
     rc = send_msg(b, &w, m, wait_ms);
     if (rc == 0)
         rc = wait_ack(b, &w, wait_ms, ack);
@@ -602,11 +601,9 @@ int bus_open(struct bus **out, const struct bus_opts *o)
     b->pending = o->pending;
     b->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)b;
     pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_init(&b->mono);
-    pthread_condattr_setclock(&b->mono, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->drained, &b->mono);
-    pthread_cond_init(&b->space, &b->mono);
-    pthread_cond_init(&b->closed_cv, &b->mono);
+    mono_cond_init(&b->drained);
+    mono_cond_init(&b->space);
+    mono_cond_init(&b->closed_cv);
     rc = connect_js(b);
     if (rc) {
         bus_close(b);
@@ -689,7 +686,6 @@ void bus_close(struct bus *b)
     pthread_cond_destroy(&b->drained);
     pthread_cond_destroy(&b->space);
     pthread_cond_destroy(&b->closed_cv);
-    pthread_condattr_destroy(&b->mono);
     pthread_mutex_destroy(&b->mu);
     free(b);
 }

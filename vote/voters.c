@@ -65,18 +65,14 @@ int voters_open(struct voters **out, const struct config_url *url,
                 unsigned timeout_ms, struct metric *errors)
 {
     struct voters *v = calloc(1, sizeof(*v));
-    pthread_condattr_t ca;
 
     *out = NULL;
     if (!v)
         return -ENOMEM;
     pthread_mutex_init(&v->mu, NULL);
     pthread_mutex_init(&v->qmu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&v->more, NULL);
-    pthread_cond_init(&v->done, &ca);
-    pthread_condattr_destroy(&ca);
+    mono_cond_init(&v->done);
     v->url = *url;
     v->timeout_ms = timeout_ms;
     v->timeout.tv_sec = timeout_ms / 1000;

@@ -87,7 +87,6 @@ static void *run(void *arg)
 
 int watch_start(struct watch **out, const struct watch_dep *deps, size_t n)
 {
-    pthread_condattr_t attr;
     struct watch *w;
     size_t i;
     int rc;
@@ -103,10 +102,7 @@ int watch_start(struct watch **out, const struct watch_dep *deps, size_t n)
     for (i = 0; i < n; i++)
         w->deps[i].dep = deps[i];
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    mono_cond_init(&w->wake);
     round_of_checks(w);
     rc = pthread_create(&w->thread, NULL, run, w);
     if (rc) {

@@ -1,9 +1,10 @@
-/* mono.h - the monotonic clock in milliseconds, deadlines on it for
- * pthread_cond_timedwait() on condition variables made with
- * pthread_condattr_setclock(&attr, CLOCK_MONOTONIC), and sleeps. */
+/* mono.h - the monotonic clock in milliseconds, condition variables that
+ * wait on it (mono_cond_init), deadlines for their
+ * pthread_cond_timedwait(), and sleeps. */
 #ifndef LIB_MONO_H
 #define LIB_MONO_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -11,7 +12,12 @@
 /* Milliseconds since an arbitrary start; never goes back. */
 int64_t mono_ms(void);
 
-/* The CLOCK_MONOTONIC time ms milliseconds from now. */
+/* Initialises *cv to time its waits on CLOCK_MONOTONIC, the clock of
+ * mono_deadline(); release with pthread_cond_destroy(). 0 or -errno. */
+int mono_cond_init(pthread_cond_t *cv);
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now, for
+ * pthread_cond_timedwait() on a cv made by mono_cond_init(). */
 struct timespec mono_deadline(unsigned ms);
 
 /* Sleeps ms milliseconds (less if a signal interrupts). */
