@@ -1,5 +1,6 @@
 /* main_test.c - the result binary against a throwaway Postgres, with the
- * worker simulated: zeros without a schema, a committed batch pushed to a
+ * worker's schema and batches written by its own store (result/pgtest):
+ * zeros without a schema, a committed batch pushed to a
  * WebSocket client within 1 s, 200 clients all updated, a Postgres restart
  * (readyz follows, pushes resume), --healthcheck, bad config (exit 2),
  * SIGTERM (close frames, exit 0 within 10 s, no leak under ASan),

@@ -122,9 +122,8 @@ static void test_tally_reads_votes_and_formats(void **state)
     size_t len;
 
     assert_int_equal(pgtest_schema(pg.url), 0);
-    assert_int_equal(pgtest_exec(pg.url, "INSERT INTO tallies VALUES"
-                                         " ('a', 3), ('b', 5), ('zz', 7)"),
-                     0);
+    assert_int_equal(pgtest_batch(pg.url, 3, 5, 1), 0);
+    assert_int_equal(pgtest_votes(pg.url, "zz", 7, 1), 0); /* not shown */
     conn = PQconnectdb(pg.url);
     assert_int_equal(tally_read_once(conn, &c), 0);
     PQfinish(conn);
@@ -139,7 +138,7 @@ static void test_tally_reads_votes_and_formats(void **state)
                               "\"as_of\":\"2026-11-23T18:00:00.007Z\"}");
     assert_int_equal(len, strlen(json));
     assert_int_equal(tally_format(&c, LABELS, json, 20, &len), -ENOSPC);
-    assert_int_equal(pgtest_exec(pg.url, "DELETE FROM tallies"), 0);
+    assert_int_equal(pgtest_exec(pg.url, "TRUNCATE votes, tallies"), 0);
 }
 
 /* A committed batch shows within 1 s; a burst is coalesced into a few
