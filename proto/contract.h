@@ -42,8 +42,16 @@ extern const char *const CONTRACT_OPTIONS[CONTRACT_N_OPTIONS];
 int contract_option_index(const char *id);
 
 /* Voters: an id is 1-CONTRACT_VOTER_MAX characters of [A-Za-z0-9_-]
- * (VoteCast.voter_id, the voter_id cookie, votes.id in Postgres). */
+ * (VoteCast.voter_id, the voter_id cookie, votes.id in Postgres).
+ * CONTRACT_VOTER_RULE says so in words, for error messages. */
 #define CONTRACT_VOTER_MAX 64
+#define CONTRACT_VOTER_RULE                                                    \
+    "1-" CONTRACT_STR(CONTRACT_VOTER_MAX) " characters of A-Z a-z 0-9 _ -"
+
+/* A number macro as a string literal: CONTRACT_STR(CONTRACT_VOTER_MAX) is
+ * "64". For messages that name a limit. */
+#define CONTRACT_STR(x)  CONTRACT_STR_(x)
+#define CONTRACT_STR_(x) #x
 
 /* 1 when id is a valid voter id. */
 int contract_voter_ok(const char *id);

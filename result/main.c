@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     struct metrics *m;
     int i, rc;
 
-    rc = http_healthcheck_main(argc, argv, "PORT", SETTINGS_DEFAULT_PORT);
+    rc = http_healthcheck_main(argc, argv, "PORT", SETTINGS_PORT);
     if (rc >= 0)
         return rc;
     mallopt(M_ARENA_MAX, 2); /* before any thread: RSS, not speed */

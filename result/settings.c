@@ -12,8 +12,7 @@ int settings_load(struct settings *s)
 {
     memset(s, 0, sizeof(*s));
     if (config_str("LOG_LEVEL", "info", s->log_level, sizeof(s->log_level)) ||
-        config_port("PORT", SETTINGS_DEFAULT_PORT, &s->port) ||
-        pgconn_load(&s->pg) ||
+        config_port("PORT", SETTINGS_PORT, &s->port) || pgconn_load(&s->pg) ||
         config_str("UI_DIR", "", s->ui_dir, sizeof(s->ui_dir)) ||
         labels_load(&s->labels) ||
         config_long("RESULT_MAX_CLIENTS", CAPACITY_AUTO, 1, CAPACITY_AUTO,

@@ -14,7 +14,7 @@
 #include "lib/pgconn/pgconn.h"
 #include "result/capacity.h"
 
-#define SETTINGS_DEFAULT_PORT 5000
+#define SETTINGS_PORT 5000 /* PORT unset; --healthcheck too */
 /* RESULT_MAX_PER_ADDR unset: max_clients / SETTINGS_PER_ADDR_SHARE (at
  * least 1) once max_clients is sized; see docs/decisions.md. */
 #define SETTINGS_PER_ADDR_AUTO  (-1L)

@@ -29,6 +29,8 @@
 
 #define COOKIE_MAX_AGE "31536000" /* one year */
 #define MSG_ID_MAX     48
+#define BODY_TOO_LARGE                                                         \
+    "request body too large: at most " CONTRACT_STR(API_BODY_MAX) " bytes"
 
 static const double LATENCY_BOUNDS[] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
@@ -304,9 +306,7 @@ static int cast(struct api *a, struct mg_connection *c)
 
     rc = http_read_body(c, body, sizeof(body), &len);
     if (rc == -E2BIG)
-        return bad_request(a, c, 413,
-                           "request body too large: at most "
-                           "4096 bytes");
+        return bad_request(a, c, 413, BODY_TOO_LARGE);
     if (rc)
         return bad_request(a, c, 400, "could not read the request body");
     rc = a->limit ? over_limit(a, c) : 0;
@@ -339,9 +339,7 @@ static int current(struct api *a, struct mg_connection *c)
 
     if (ballot_query_voter(mg_get_request_info(c)->query_string,
                            cookies(c, jar, sizeof(jar)), voter, sizeof(voter)))
-        return bad_request(a, c, 400,
-                           "bad voter_id: use 1-64 characters "
-                           "of A-Z a-z 0-9 _ -");
+        return bad_request(a, c, 400, "bad voter_id: use " CONTRACT_VOTER_RULE);
     if (!voter[0])
         return http_send_json(c, 200,
                               json_pack("{s:n,s:n}", "voter_id", "vote"), NULL);

@@ -216,6 +216,7 @@ static void test_api_bad_input(void **state)
     static char big[API_BODY_MAX + 64];
     struct testhttp_resp r;
     uint64_t before = teststack_stream_msgs(s);
+    char want[64];
     json_t *j;
     size_t i;
 
@@ -234,10 +235,14 @@ static void test_api_bad_input(void **state)
     big[API_BODY_MAX + 1] = '\0';
     assert_int_equal(teststack_post(s, "/api/vote", JSON, "", big, &r), 413);
     assert_non_null(strstr(r.body, "\"error\""));
+    snprintf(want, sizeof(want), "at most %d bytes\"", API_BODY_MAX);
+    assert_non_null(strstr(r.body, want));
     big[API_BODY_MAX] = '\0';
     assert_int_equal(teststack_post(s, "/api/vote", JSON, "", big, &r), 200);
     assert_int_equal(teststack_stream_msgs(s), before + 1);
     assert_int_equal(teststack_get(s, "/api/vote?voter_id=a%20b", "", &r), 400);
+    snprintf(want, sizeof(want), "use 1-%d characters", CONTRACT_VOTER_MAX);
+    assert_non_null(strstr(r.body, want));
 }
 
 static void test_api_methods_and_paths(void **state)

@@ -136,7 +136,7 @@ static int parse_json(struct ballot *b, const char *body, size_t len,
     }
     if (voter && (!json_is_string(voter) ||
                   !contract_voter_ok(json_string_value(voter)))) {
-        *why = "bad voter_id: use 1-64 characters of A-Z a-z 0-9 _ -";
+        *why = "bad voter_id: use " CONTRACT_VOTER_RULE;
         goto out_decref;
     }
     if (voter)
@@ -214,7 +214,7 @@ int ballot_parse(struct ballot *b, const char *content_type, const char *body,
     if (b->voter_id[0])
         return 0;
     if (ballot_cookie_voter(cookie, from_cookie, sizeof(from_cookie))) {
-        *why = "bad voter_id cookie: use 1-64 characters of A-Z a-z 0-9 _ -";
+        *why = "bad voter_id cookie: use " CONTRACT_VOTER_RULE;
         return -EINVAL;
     }
     if (from_cookie[0]) {

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     struct settings cfg;
     struct http_opts ho = {0};
     struct mg_context *http = NULL;
-    int rc = http_healthcheck_main(argc, argv, "PORT", 5000);
+    int rc = http_healthcheck_main(argc, argv, "PORT", SETTINGS_PORT);
 
     if (rc >= 0)
         return rc;

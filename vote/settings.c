@@ -56,7 +56,7 @@ int settings_load(struct settings *s)
 
     memset(s, 0, sizeof(*s));
     if (config_str("LOG_LEVEL", "info", s->log_level, sizeof(s->log_level)) ||
-        config_port("PORT", 5000, &s->port) ||
+        config_port("PORT", SETTINGS_PORT, &s->port) ||
         config_long("VOTE_THREADS", 64, 4, 4096, &threads) ||
         config_long("VOTE_DUPLICATE_WINDOW_S", 5, 1, 3600, &window) ||
         natsconn_load(&s->nats) || jstream_settings_load(&s->streams) ||

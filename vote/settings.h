@@ -15,8 +15,10 @@
 #include "lib/labels/labels.h"
 #include "lib/natsconn/natsconn.h"
 
+#define SETTINGS_PORT 5000 /* PORT unset; --healthcheck too */
+
 struct settings {
-    uint16_t port;                   /* PORT, 5000 */
+    uint16_t port;                   /* PORT, SETTINGS_PORT */
     unsigned threads;                /* VOTE_THREADS, 64 */
     unsigned dup_window_s;           /* VOTE_DUPLICATE_WINDOW_S, 5 */
     struct natsconn nats;            /* NATS_URL, NATS_USER, ... */

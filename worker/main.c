@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 {
     static struct worker w;
     struct pipeline *p;
-    int rc = http_healthcheck_main(argc, argv, "WORKER_PORT", 8080);
+    int rc = http_healthcheck_main(argc, argv, "WORKER_PORT", SETTINGS_PORT);
 
     if (rc >= 0)
         return rc;

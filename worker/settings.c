@@ -17,7 +17,7 @@ int settings_load(struct settings *s)
     if (config_str("LOG_LEVEL", "info", s->log_level, sizeof(s->log_level)) ||
         natsconn_load(&s->nats) || jstream_settings_load(&s->streams) ||
         pgconn_load(&s->pg) ||
-        config_port("WORKER_PORT", 8080, &s->http_port) ||
+        config_port("WORKER_PORT", SETTINGS_PORT, &s->http_port) ||
         config_long("BATCH_SIZE", 500, 1, SETTINGS_MAX_BATCH, &batch))
         return -EINVAL;
     s->batch_size = (int)batch;

@@ -14,6 +14,7 @@
 #include "lib/pgconn/pgconn.h"
 
 #define SETTINGS_MAX_BATCH 5000
+#define SETTINGS_PORT      8080 /* WORKER_PORT unset; --healthcheck too */
 
 struct settings {
     char log_level[16]; /* LOG_LEVEL, info */
