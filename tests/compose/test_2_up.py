@@ -4,9 +4,11 @@ each step once a session; these tests say how each went). traefik's
 healthcheck is tried against a stub of its API (its image can't be pulled
 here)."""
 import os
+import re
+import shlex
 
 import conftest
-from conftest import HEALTH_TIMEOUT, containers, log_path, run, tail
+from conftest import HEALTH_TIMEOUT, P, containers, log_path, run, tail
 
 
 def test_host_ports_free(host_ports):
@@ -83,6 +85,26 @@ def test_up(started):
 def test_all_healthy(started):
     _, healthy = started
     assert healthy, f"all services healthy within {HEALTH_TIMEOUT} s"
+
+
+def test_troubleshooting_commands(stack_up):
+    # README, Troubleshooting: its compose commands as written, in compose/
+    # on this run's project (COMPOSE_PROJECT_NAME), "docker compose" being
+    # this machine's compose command; tests/readme runs the others
+    def sh(cmd):
+        return run(["bash", "-c", cmd.replace(
+            "docker compose", shlex.join(conftest.COMPOSE))],
+            env={"COMPOSE_PROJECT_NAME": P})
+    rc, out = sh("docker compose ps")
+    assert rc == 0, out
+    for svc in ("redis", "db", "nats", "vote", "worker", "result"):
+        assert re.search(rf"^\S*{svc}\S* .*\(healthy\)", out, re.M), \
+            f"docker compose ps shows {svc} healthy: {out}"
+    rc, out = sh("docker compose logs nats")
+    assert rc == 0 and "Server is ready" in out, \
+        f"docker compose logs nats: nats-server's log ({tail(out, 5)})"
+    rc, out = sh("docker compose logs traefik")
+    assert rc == 0, f"docker compose logs traefik (not started): {out}"
 
 
 def test_traefik_not_started(stack_up):

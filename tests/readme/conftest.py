@@ -1,0 +1,165 @@
+"""The README's commands, run as a reader runs them: the text of a section
+of README.md, the commands in it, and the local stack they run against,
+started by the README's own `RUN_PORTS=auto tools/run` (in the foreground,
+as written; stopped by Ctrl-C, SIGINT) in a temp RUN_DIR on free ports.
+
+A command runs as written, through bash in the checkout, with the stack's
+environment (RUN_DIR, RUN_PORTS=auto) and the stack's places in the
+README's defaults: `.data/` is RUN_DIR, the vote port 5000 and the
+Postgres port 15432 are the stack's.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def section(title):
+    """the text of README.md's `## title` section"""
+    head = f"\n## {title}\n"
+    assert head in README, f"README.md has a section {title}"
+    return README.split(head, 1)[1].split("\n## ", 1)[0]
+
+
+def spans(text):
+    """the inline code spans of text, whitespace made single spaces"""
+    return [" ".join(s.split()) for s in re.findall(r"`([^`]+)`", text)]
+
+
+def wait_until(what, check, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            got = check()
+            if got:
+                return got
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not true after {seconds} s")
+        time.sleep(0.2)
+
+
+def get(url):
+    """(status, body) of a GET; a refused connection raises OSError"""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Stack:
+    """tools/run in the foreground in its own RUN_DIR: start(command) runs
+    a README command line that starts it, stop() is Ctrl-C."""
+
+    def __init__(self, prefix):
+        self.dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        os.chmod(self.dir, 0o755)   # the postgres user reaches its data
+        self.env = dict(os.environ, RUN_DIR=self.dir, RUN_PORTS="auto")
+        self.proc = None
+        self.log = Path(self.dir, "foreground.log")
+
+    def start(self, command, ready=True, timeout=900):
+        """runs command (a tools/run start) in the background; with ready,
+        waits for "run: ready" (the first build takes minutes)"""
+        self.proc = subprocess.Popen(
+            ["bash", "-c", command], cwd=ROOT, env=self.env,
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        if not ready:
+            return self.proc
+        wait_until(f"`{command}` says run: ready",
+                   lambda: "run: ready" in self.output() or
+                   self.proc.poll() is not None, timeout)
+        assert "run: ready" in self.output(), \
+            f"`{command}` exited {self.proc.returncode}:\n{self.output()}" \
+            f"{self.logs()}"
+        self.ports = dict(line.split("=", 1) for line in
+                          Path(self.dir, "ports.env").read_text().split())
+        return self.proc
+
+    def output(self):
+        return self.log.read_text(errors="replace")
+
+    def logs(self):
+        return "".join(f"== {f}\n{f.read_text(errors='replace')[-1500:]}"
+                       for f in Path(self.dir, "logs").glob("*.log"))
+
+    def pid(self, name):
+        return int(Path(self.dir, "pids", name).read_text())
+
+    def sh(self, command, timeout=60, env=None):
+        """a README command run as written, in the stack's places"""
+        cmd = command.replace(".data/", self.dir + "/")
+        if hasattr(self, "ports"):
+            cmd = cmd.replace(":5000", ":" + self.ports["VOTE_PORT"])
+            cmd = cmd.replace("-p 15432", "-p " + self.ports["PG_PORT"])
+        return subprocess.run(["bash", "-c", cmd], cwd=ROOT,
+                              env=dict(self.env, **(env or {})),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def stop(self):
+        """Ctrl-C; then anything left is stopped by `tools/run stop`. The
+        foreground's exit status, None if it had to be killed."""
+        rc = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                rc = self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        elif self.proc:
+            rc = self.proc.returncode
+        subprocess.run([str(ROOT / "tools" / "run"), "stop"], cwd=ROOT,
+                       env=self.env, capture_output=True, timeout=120)
+        return rc
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        pg = hashlib.md5(self.dir.encode()).hexdigest()[:12]
+        shutil.rmtree(f"/var/lib/votingapp/{pg}", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """the local stack, started by the README's own command"""
+    s = Stack("votingapp-readme.")
+    try:
+        s.start(next(c for c in spans(section("Troubleshooting"))
+                     if c == "RUN_PORTS=auto tools/run"))
+        s.vote = f"http://127.0.0.1:{s.ports['VOTE_PORT']}"
+        yield s
+    finally:
+        s.destroy()
+
+
+@pytest.fixture
+def second_stack():
+    """a folder for another tools/run, removed (and stopped) afterwards"""
+    s = Stack("votingapp-readme2.")
+    yield s
+    s.destroy()
+
+
+def json_line(text):
+    """the first line of text that is a JSON object, parsed"""
+    for line in text.splitlines():
+        if line.startswith("{"):
+            return json.loads(line)
+    raise AssertionError(f"no JSON line in: {text!r}")
