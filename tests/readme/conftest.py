@@ -15,13 +15,14 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.http import http_get, wait_until  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -37,29 +38,6 @@ def section(title):
 def spans(text):
     """the inline code spans of text, whitespace made single spaces"""
     return [" ".join(s.split()) for s in re.findall(r"`([^`]+)`", text)]
-
-
-def wait_until(what, check, seconds=30):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            got = check()
-            if got:
-                return got
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {seconds} s")
-        time.sleep(0.2)
-
-
-def get(url):
-    """(status, body) of a GET; a refused connection raises OSError"""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 class Stack:

@@ -11,7 +11,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, get, json_line, section, spans, wait_until
+from conftest import ROOT, json_line, section, spans
+from support.http import http_get as get, wait_until
+from support.ports import free_port, free_ports
 
 TEXT = section("Troubleshooting")
 
@@ -58,12 +60,6 @@ NAMES = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_every_span_accounted():
     known = set(COMMANDS) | HOST_ADMIN | QUOTED | NAMES
     found = set(spans(TEXT))
@@ -106,7 +102,7 @@ def test_port_taken(stack, second_stack):
     second_stack.stop()
     del second_stack.env["RESULT_PORT"]
     Path(second_stack.dir, "ports.env").unlink()   # it holds the taken one
-    ports = (free_port(), free_port())
+    ports = free_ports(2)
     cmd = "VOTE_PORT=5080 RESULT_PORT=5081 tools/run"
     second_stack.start(cmd.replace("5080", str(ports[0]))
                        .replace("5081", str(ports[1])))
@@ -183,9 +179,10 @@ def test_follow_one_vote(stack):
         sub.wait(10)
 
     def stats():
-        out = stack.sh(".data/bin/votectl stats").stdout
-        return "pending 0, ack pending 0" in out and out
-    out = wait_until("votectl stats: nothing pending", stats, 20)
+        return stack.sh(".data/bin/votectl stats").stdout
+    wait_until("votectl stats: nothing pending",
+               lambda: "pending 0, ack pending 0" in stats(), 20)
+    out = stats()
     assert re.search(r"^VOTES\s", out, re.M), out
     assert "dead letters: 0" in out, out
     # Postgres has it: the superuser on the local socket, as written
