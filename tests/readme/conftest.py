@@ -8,21 +8,19 @@ environment (RUN_DIR, RUN_PORTS=auto) and the stack's places in the
 README's defaults: `.data/` is RUN_DIR, the vote port 5000 and the
 Postgres port 15432 are the stack's.
 """
-import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.http import http_get, wait_until  # noqa: E402,F401
+from support.http import wait_until  # noqa: E402
+from support.stack import Stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -40,20 +38,20 @@ def spans(text):
     return [" ".join(s.split()) for s in re.findall(r"`([^`]+)`", text)]
 
 
-class Stack:
-    """tools/run in the foreground in its own RUN_DIR: start(command) runs
-    a README command line that starts it, stop() is Ctrl-C."""
+class Foreground(Stack):
+    """support.stack's Stack started by a README command line that runs
+    tools/run in the foreground (start); stop() is Ctrl-C, then tools/run
+    stop for anything left."""
 
-    def __init__(self, prefix):
-        self.dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
-        os.chmod(self.dir, 0o755)   # the postgres user reaches its data
-        self.env = dict(os.environ, RUN_DIR=self.dir, RUN_PORTS="auto")
+    def __init__(self, name):
+        super().__init__(name=name)
+        self.dir = self.run_dir
         self.proc = None
         self.log = Path(self.dir, "foreground.log")
 
     def start(self, command, ready=True, timeout=900):
-        """runs command (a tools/run start) in the background; with ready,
-        waits for "run: ready" (the first build takes minutes)"""
+        """runs command in the background; with ready, waits for "run:
+        ready" (the first build takes minutes) and reads the ports"""
         self.proc = subprocess.Popen(
             ["bash", "-c", command], cwd=ROOT, env=self.env,
             stdout=self.log.open("w"), stderr=subprocess.STDOUT,
@@ -65,34 +63,28 @@ class Stack:
                    self.proc.poll() is not None, timeout)
         assert "run: ready" in self.output(), \
             f"`{command}` exited {self.proc.returncode}:\n{self.output()}" \
-            f"{self.logs()}"
-        self.ports = dict(line.split("=", 1) for line in
-                          Path(self.dir, "ports.env").read_text().split())
-        return self.proc
+            f"{self.tail_logs()}"
+        return self.attach()
 
     def output(self):
         return self.log.read_text(errors="replace")
 
-    def logs(self):
-        return "".join(f"== {f}\n{f.read_text(errors='replace')[-1500:]}"
-                       for f in Path(self.dir, "logs").glob("*.log"))
-
     def pid(self, name):
-        return int(Path(self.dir, "pids", name).read_text())
+        return self.pids()[name]
 
     def sh(self, command, timeout=60, env=None):
         """a README command run as written, in the stack's places"""
         cmd = command.replace(".data/", self.dir + "/")
-        if hasattr(self, "ports"):
-            cmd = cmd.replace(":5000", ":" + self.ports["VOTE_PORT"])
-            cmd = cmd.replace("-p 15432", "-p " + self.ports["PG_PORT"])
+        if self.ports:
+            cmd = cmd.replace(":5000", f":{self.ports['VOTE_PORT']}")
+            cmd = cmd.replace("-p 15432", f"-p {self.ports['PG_PORT']}")
         return subprocess.run(["bash", "-c", cmd], cwd=ROOT,
                               env=dict(self.env, **(env or {})),
                               capture_output=True, text=True, timeout=timeout)
 
     def stop(self):
-        """Ctrl-C; then anything left is stopped by `tools/run stop`. The
-        foreground's exit status, None if it had to be killed."""
+        """Ctrl-C; then tools/run stop. The foreground's exit status, None
+        if it had to be killed."""
         rc = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -103,36 +95,25 @@ class Stack:
                 self.proc.wait()
         elif self.proc:
             rc = self.proc.returncode
-        subprocess.run([str(ROOT / "tools" / "run"), "stop"], cwd=ROOT,
-                       env=self.env, capture_output=True, timeout=120)
+        super().stop()
         return rc
-
-    def destroy(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        pg = hashlib.md5(self.dir.encode()).hexdigest()[:12]
-        shutil.rmtree(f"/var/lib/votingapp/{pg}", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def stack():
     """the local stack, started by the README's own command"""
-    s = Stack("votingapp-readme.")
-    try:
+    with Foreground("readme") as s:
         s.start(next(c for c in spans(section("Troubleshooting"))
                      if c == "RUN_PORTS=auto tools/run"))
-        s.vote = f"http://127.0.0.1:{s.ports['VOTE_PORT']}"
+        s.url = f"http://127.0.0.1:{s.ports['VOTE_PORT']}"
         yield s
-    finally:
-        s.destroy()
 
 
 @pytest.fixture
 def second_stack():
     """a folder for another tools/run, removed (and stopped) afterwards"""
-    s = Stack("votingapp-readme2.")
-    yield s
-    s.destroy()
+    with Foreground("readme2") as s:
+        yield s
 
 
 def json_line(text):
