@@ -1,8 +1,8 @@
 /* main_test.c - the result binary against a throwaway Postgres, with the
  * worker's schema and batches written by its own store (result/pgtest):
- * zeros without a schema, a committed batch pushed to a
- * WebSocket client within 1 s, 200 clients all updated, a Postgres restart
- * (readyz follows, pushes resume), --healthcheck, bad config (exit 2),
+ * zeros without a schema, a committed batch pushed to a WebSocket client
+ * within 1 s, 200 clients all updated, a Postgres restart (readyz
+ * follows, pushes resume), --healthcheck, bad config (exit 2),
  * SIGTERM (close frames, exit 0 within 10 s, no leak under ASan),
  * RESULT_MAX_CLIENTS clamped to the descriptors the process may open, a
  * 400 MB frame header (closed at once, the server's RSS flat) and a
