@@ -36,18 +36,14 @@ Env: KEEP=1 (leave everything up), CONVERGE_TIMEOUT (s, 300), PAUSE_LIMIT
 """
 import concurrent.futures
 import ctypes
-import http.client
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -56,6 +52,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from support import compose  # noqa: E402
+from support.http import http_get, vote as post_vote  # noqa: E402
+from support.ports import free_port  # noqa: E402
 
 COMPOSE_DIR = os.path.join(ROOT, "compose")
 STACK_FILE = os.path.join(COMPOSE_DIR, "stack.yaml")
@@ -169,39 +167,9 @@ def wait_for(secs, fn, every=1.0):
         time.sleep(every)
 
 
-def free_port():
-    """a free loopback port below the kernel's ephemeral range (32768-),
-    which no outgoing connection can take before it is bound"""
-    import random
-    import socket
-    while True:
-        p = random.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p))
-                return p
-            except OSError:
-                pass
-
-
-def request(method, url, body=None, timeout=10):
-    """(status, headers, body text); status 0 when nothing answered"""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json"} if data else {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), r.read().decode(
-                errors="replace")
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode(errors="replace")
-    except (OSError, http.client.HTTPException, ValueError):
-        return 0, {}, ""
-
-
 def get_json(url, timeout=5):
     """the JSON of a 200 answer, or None"""
-    st, _, body = request("GET", url, timeout=timeout)
+    st, body = http_get(url, timeout=timeout)
     try:
         return json.loads(body) if st == 200 else None
     except ValueError:
@@ -450,8 +418,8 @@ def registry(docker_ready, work):
                              os.path.join(rdir, "config.yml")],
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        up = wait_for(10, lambda: request("GET", f"http://{addr}/v2/",
-                                       timeout=2)[0] == 200, every=0.2)
+        up = wait_for(10, lambda: http_get(f"http://{addr}/v2/",
+                                           timeout=2)[0] == 200, every=0.2)
         if not up:
             with open(os.path.join(rdir, "log")) as f:
                 pytest.fail(f"docker-registry on {addr} does not answer: "
@@ -503,7 +471,9 @@ def pushed(built, registry, work):
     t = time.time()
     rc, out = dc("push")
     res = {"push_rc": rc, "push_out": out, "seconds": int(time.time() - t),
-           "third_failed": []}
+           "third_failed": [], "catalog": sorted(
+               (get_json(f"http://{registry}/v2/_catalog") or {})
+               .get("repositories") or [])}
     for var, src in THIRD.items():
         dst = f"{registry}/{src}"
         rc1, o1 = d("tag", src, dst)
@@ -630,8 +600,7 @@ class App:
         """POST /api/vote through a vote-ui task (the first by default):
         the status (0: no answer)"""
         base = base or (self.vote_uis[0] if self.vote_uis else "http://-")
-        return self.probe.call(request, "POST", base + "/api/vote",
-                               {"vote": option, "voter_id": voter})[0]
+        return int(self.probe.call(post_vote, base, voter, option))
 
     def total(self):
         d_ = self.probe.call(get_json, self.result_ui + "/api/results")

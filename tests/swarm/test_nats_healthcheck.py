@@ -22,7 +22,9 @@ import time
 
 import pytest
 
-from conftest import COMPOSE_DIR, free_port, info, request, wait_for
+from conftest import COMPOSE_DIR, info, wait_for
+from support.http import http_get
+from support.ports import free_ports
 
 HC = os.path.join(COMPOSE_DIR, "nats", "healthcheck.sh")
 MSGS = int(os.environ.get("MSGS") or 60000)
@@ -34,10 +36,7 @@ class Nodes:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="nats-hc.")
-        ports = set()
-        while len(ports) < 9:
-            ports.add(free_port())
-        p = sorted(ports)
+        p = free_ports(9)
         self.client, self.route, self.mon = p[0:3], p[3:6], p[6:9]
         self.procs = {}
 
@@ -72,12 +71,12 @@ class Nodes:
             stderr=subprocess.DEVNULL).returncode == 0
 
     def code(self, i, path):
-        return request("GET", f"http://127.0.0.1:{self.mon[i - 1]}{path}",
-                    timeout=2)[0]
+        return http_get(f"http://127.0.0.1:{self.mon[i - 1]}{path}",
+                        timeout=2)[0]
 
     def _mon(self, i, path, key):
-        st, _, body = request("GET", f"http://127.0.0.1:{self.mon[i - 1]}{path}",
-                           timeout=2)
+        st, body = http_get(f"http://127.0.0.1:{self.mon[i - 1]}{path}",
+                            timeout=2)
         try:
             return json.loads(body).get(key, 0) if st == 200 else 0
         except ValueError:
@@ -92,8 +91,8 @@ class Nodes:
 
     def leader(self, i, stream):
         """the leader of STREAM as node I sees it ("" if none)"""
-        st, _, body = request("GET", f"http://127.0.0.1:{self.mon[i - 1]}"
-                              "/jsz?streams=true&accounts=true", timeout=2)
+        st, body = http_get(f"http://127.0.0.1:{self.mon[i - 1]}"
+                            "/jsz?streams=true&accounts=true", timeout=2)
         try:
             d = json.loads(body) if st == 200 else {}
         except ValueError:

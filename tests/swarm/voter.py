@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Steady voting for tests/swarm/run.sh (standard library only).
+"""Steady voting for the swarm suite (conftest.py, Voting; standard library
+only), run in the probe's network namespace.
 
   voter.py --urls URL[,URL...] --prefix P --out FILE
            [--threads N] [--interval S] [--count N] [--stop-file F]
