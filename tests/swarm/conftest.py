@@ -540,9 +540,12 @@ def deployed(swarm, pushed, secrets, work):
     finally:
         if not KEEP:
             d("stack", "rm", S)
-            wait_for(60, lambda: not d(
-                "ps", "-aq", "--filter",
-                f"label=com.docker.stack.namespace={S}")[1].strip())
+            # its containers, then its networks, gone before the node
+            # leaves the swarm
+            for what in ("ps", "network ls"):
+                wait_for(60, lambda: not d(
+                    *what.split(), "-q", "--filter",
+                    f"label=com.docker.stack.namespace={S}")[1].strip())
 
 
 @pytest.fixture(scope="session")
