@@ -606,6 +606,8 @@ class App:
         return int(self.probe.call(post_vote, base, voter, option))
 
     def total(self):
+        if not self.result_ui:
+            return None
         d_ = self.probe.call(get_json, self.result_ui + "/api/results")
         return d_.get("total") if d_ else None
 

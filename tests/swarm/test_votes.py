@@ -31,7 +31,7 @@ def test_result_ui_shows_six_votes(app, five):
 
 
 @pytest.fixture(scope="module")
-def pushed_vote(app, five, work):
+def ws_vote(app, five, work):
     """a WebSocket on result-ui waiting for total 7, then swarm-6's vote:
     (its status, the client's exit code, its output)"""
     url = "ws://" + app.result_ui.split("://", 1)[1] + "/api/results/ws"
@@ -50,12 +50,12 @@ def pushed_vote(app, five, work):
     return code, p.returncode, out
 
 
-def test_one_more_vote(pushed_vote):
-    assert pushed_vote[0] == 200, f"one more vote: {pushed_vote[0]}"
+def test_one_more_vote(ws_vote):
+    assert ws_vote[0] == 200, f"one more vote: {ws_vote[0]}"
 
 
-def test_websocket_pushes_the_new_vote(pushed_vote):
-    _, rc, out = pushed_vote
+def test_websocket_pushes_the_new_vote(ws_vote):
+    _, rc, out = ws_vote
     lines = out.strip().splitlines()
     assert rc == 0, "WebSocket through result-ui: the new vote pushed " \
         f"(total 7): exit {rc}, {len(lines)} lines, last {lines[-2:]}"
