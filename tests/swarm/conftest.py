@@ -432,10 +432,14 @@ def registry(docker_ready, work):
         else:
             proc.kill()
             proc.wait()
-            rc, out = d("images", "--format", "{{.Repository}}:{{.Tag}}")
-            mine = [x for x in out.split() if x.startswith(addr + "/")]
-            if mine:
-                d("rmi", "--no-prune", *mine)
+            # a task container that swarm has not removed yet holds its
+            # image: again, for 30 s at most
+            for _ in range(30):
+                rc, out = d("images", "--format", "{{.Repository}}:{{.Tag}}")
+                mine = [x for x in out.split() if x.startswith(addr + "/")]
+                if not mine or d("rmi", "--no-prune", *mine)[0] == 0:
+                    break
+                time.sleep(1)
         log.close()
 
 
@@ -542,7 +546,7 @@ def deployed(swarm, pushed, secrets, work):
             d("stack", "rm", S)
             # its containers, then its networks, gone before the node
             # leaves the swarm
-            for what in ("ps", "network ls"):
+            for what in ("ps -a", "network ls"):
                 wait_for(60, lambda: not d(
                     *what.split(), "-q", "--filter",
                     f"label=com.docker.stack.namespace={S}")[1].strip())
