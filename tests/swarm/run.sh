@@ -21,13 +21,21 @@
 # Env: JUNIT_DIR, KEEP=1, CONVERGE_TIMEOUT, PAUSE_LIMIT, DOCKER, MSGS
 #      (conftest.py, test_nats_healthcheck.py).
 set -uo pipefail
+[ -n "${JUNIT_DIR:-}" ] && JUNIT_DIR=$(realpath -m -- "$JUNIT_DIR")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3      # Debian's, with pytest (python3-pytest) and PyYAML
 
 tmp=$(mktemp -d /tmp/swarm-run.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "swarm: $*"; echo "0 passed, 1 failed"; exit 1; }
+# a missing prerequisite: one failed test "prerequisites" in swarm.xml
+fail() {
+  echo "swarm: $*"
+  [ -n "${JUNIT_DIR:-}" ] && mkdir -p "$JUNIT_DIR" && "$ROOT/tools/junit-write" case \
+    "$JUNIT_DIR/swarm.xml" prerequisites --failure "$*"
+  echo "0 passed, 1 failed"
+  exit 1
+}
 
 # prerequisites (tools/setup --docker installs them); the suite checks them
 # again for a run of pytest by hand
