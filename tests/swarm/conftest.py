@@ -609,6 +609,13 @@ class App:
         base = base or (self.vote_uis[0] if self.vote_uis else "http://-")
         return int(self.probe.call(post_vote, base, voter, option))
 
+    def votes_ready(self):
+        """every vote task answers its /readyz with 200"""
+        tasks = self.probe.ips("vote")
+        return bool(tasks) and all(
+            self.probe.call(http_get, f"http://{ip}:5000/readyz")[0] == 200
+            for ip in tasks)
+
     def total(self):
         if not self.result_ui:
             return None
@@ -629,10 +636,14 @@ def app(stack, probe):
 
 @pytest.fixture(scope="session")
 def votes_stream(app):
-    """the first vote (swarm-0) answered 200, within 60 s: it creates the
-    VOTES stream (unless worker did already); its status"""
+    """the first vote (swarm-0) answered 200 within 60 s (the worker has
+    made VOTES), then every vote task ready within 30 s more: each finds
+    VOTES at its own next check, until then it answers 503; the first
+    vote's status"""
     code = wait_for(60, lambda: app.vote("swarm-0", "a") == 200)
-    return 200 if code else app.vote("swarm-0", "a")
+    code = 200 if code else app.vote("swarm-0", "a")
+    wait_for(30, app.votes_ready, every=0.5)
+    return code
 
 
 # ---------------------------------------------------------------- voting
