@@ -20,9 +20,9 @@ Env: COMPOSE (default: "docker compose" if present, else docker-compose),
 Figures (build times, time to healthy, sizing, image sizes) are printed in
 the "info" section of the terminal summary.
 """
+import functools
 import json
 import os
-import shlex
 import shutil
 import socket
 import subprocess
@@ -36,6 +36,8 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import support.http  # noqa: E402
+from support import compose, proc  # noqa: E402
+from support.proc import tail  # noqa: E402,F401 (the tests' import)
 from support.http import http_get  # noqa: E402,F401 (the tests' import)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -73,30 +75,8 @@ def info(msg):
     INFO.append(msg)
 
 
-def run(args, env=None, timeout=None, cwd=COMPOSE_DIR):
-    """Runs ARGS; returns (exit code, stdout and stderr together)."""
-    e = dict(os.environ, **(env or {}))
-    try:
-        p = subprocess.run(args, cwd=cwd, env=e, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired as x:
-        out = x.output or ""
-        if isinstance(out, bytes):
-            out = out.decode(errors="replace")
-        return 124, out
-    return p.returncode, p.stdout
-
-
-def compose_cmd():
-    c = os.environ.get("COMPOSE")
-    if c:
-        return shlex.split(c)
-    if run(["docker", "compose", "version"], cwd=ROOT)[0] == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
+# commands run in compose/ unless told otherwise
+run = functools.partial(proc.run, cwd=COMPOSE_DIR)
 
 
 COMPOSE = None     # set by the session fixture
@@ -111,10 +91,6 @@ def dc_cmd():
 def dc(*args, env=None, timeout=None):
     """dc_cmd() ARGS: (exit code, output)"""
     return run(dc_cmd() + list(args), env=env, timeout=timeout)
-
-
-def tail(text, n):
-    return " ".join(text.strip().splitlines()[-n:])
 
 
 def containers(*svcs):
@@ -262,7 +238,7 @@ def session_stack(tmp_path_factory):
     rc, out = run([os.path.join(HERE, "dockerd-up.sh")], cwd=ROOT)
     if rc != 0:
         pytest.exit(f"dockerd is not up: {tail(out, 5)}", returncode=1)
-    COMPOSE = compose_cmd()
+    COMPOSE = compose.command()
     if not COMPOSE:
         pytest.exit("docker compose or docker-compose installed: neither "
                     "is", returncode=1)

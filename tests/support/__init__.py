@@ -8,6 +8,7 @@ conftest.py puts it there).
           urllib helpers (status and body, JSON, a vote)
   ws      one WebSocket client (RFC 6455): handshake, frames (also lying
           ones), reading, and a command that prints a socket's frames
+  proc    a command's exit code and output (run), their last lines (tail)
   compose compose files as Compose renders them (`compose config`, and
           `docker stack config` for the Swarm stack), never re-interpolated
 """

@@ -51,8 +51,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from support import compose  # noqa: E402
+from support import compose, proc  # noqa: E402
 from support.http import http_get, vote as post_vote  # noqa: E402
+from support.proc import tail  # noqa: E402,F401 (the tests' import)
 from support.ports import free_port  # noqa: E402
 
 COMPOSE_DIR = os.path.join(ROOT, "compose")
@@ -129,18 +130,8 @@ def pytest_terminal_summary(terminalreporter):
 
 # ---------------------------------------------------------------- helpers
 def run(args, env=None, timeout=None, cwd=COMPOSE_DIR):
-    """Runs ARGS; (exit code, stdout and stderr together); 124 on timeout."""
-    e = dict(os.environ, **ENV, **(env or {}))
-    try:
-        p = subprocess.run(args, cwd=cwd, env=e, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired as x:
-        out = x.output or ""
-        if isinstance(out, bytes):
-            out = out.decode(errors="replace")
-        return 124, out
-    return p.returncode, p.stdout
+    """ARGS with ENV and then env: (exit code, output); 124 on timeout"""
+    return proc.run(args, {**ENV, **(env or {})}, timeout, cwd)
 
 
 def d(*args, **kw):
@@ -151,10 +142,6 @@ def d(*args, **kw):
 def dc(*args, **kw):
     """docker-compose -p RP ARGS (the registry test's project)"""
     return run(["docker-compose", "-p", RP] + list(args), **kw)
-
-
-def tail(text, n):
-    return " ".join((text or "").strip().splitlines()[-n:])
 
 
 def wait_for(secs, fn, every=1.0):
@@ -414,9 +401,9 @@ def registry(docker_ready, work):
                 f"  filesystem:\n    rootdirectory: {rdir}/data\n"
                 f"  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n")
     log = open(os.path.join(rdir, "log"), "w")
-    proc = subprocess.Popen(["docker-registry", "serve",
-                             os.path.join(rdir, "config.yml")],
-                            stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(["docker-registry", "serve",
+                               os.path.join(rdir, "config.yml")],
+                              stdout=log, stderr=subprocess.STDOUT)
     try:
         up = wait_for(10, lambda: http_get(f"http://{addr}/v2/",
                                            timeout=2)[0] == 200, every=0.2)
@@ -428,10 +415,10 @@ def registry(docker_ready, work):
         yield addr
     finally:
         if KEEP:
-            info(f"KEEP=1: registry pid {proc.pid} on {addr} left up")
+            info(f"KEEP=1: registry pid {server.pid} on {addr} left up")
         else:
-            proc.kill()
-            proc.wait()
+            server.kill()
+            server.wait()
             # a task container that swarm has not removed yet holds its
             # image: again, for 30 s at most
             for _ in range(30):
@@ -702,6 +689,17 @@ class Voting:
         acks = [float(x[1]) for x in self.lines if x[4] == "200"]
         return round(max((q - p for p, q in zip(acks, acks[1:])),
                          default=999), 2)
+
+    def assert_kept_the_rules(self, what):
+        """every answer 200, or 503 with Retry-After (voter.py's "bad")"""
+        assert self.summary.get("bad") == 0, \
+            f"{what}: every answer 200 or 503 with Retry-After: {self.summary}"
+
+    def assert_acked_in_postgres(self, what):
+        """every acknowledged vote in Postgres within 90 s"""
+        miss = self.missing_in_pg(90)
+        assert not miss, f"{what}: all {len(self.acked())} acknowledged " \
+            f"votes in Postgres: {len(miss)} missing, e.g. {miss[:5]}"
 
     def missing_in_pg(self, secs):
         """the acknowledged votes not in Postgres' votes table (with the

@@ -76,9 +76,7 @@ def test_rollout(rolled):
 
 
 def test_only_200_or_503_with_retry_after(rolled):
-    s = rolled["v"].summary
-    assert s.get("bad") == 0, \
-        f"NATS rollout: every answer 200 or 503 with Retry-After: {s}"
+    rolled["v"].assert_kept_the_rules("NATS rollout")
 
 
 def test_voting_goes_on(rolled):
@@ -93,10 +91,7 @@ def test_votes_acknowledged(rolled):
 
 
 def test_acknowledged_votes_in_postgres(rolled):
-    v = rolled["v"]
-    miss = v.missing_in_pg(90)
-    assert not miss, f"NATS rollout: all {len(v.acked())} acknowledged " \
-        f"votes in Postgres: {len(miss)} missing, e.g. {miss[:5]}"
+    rolled["v"].assert_acked_in_postgres("NATS rollout")
 
 
 def test_every_node_on_the_new_setting(rolled):

@@ -35,13 +35,8 @@ def test_scale_to_two(scaled):
 
 
 def test_only_200_or_503_with_retry_after(scaled):
-    s = scaled["v"].summary
-    assert s.get("bad") == 0, \
-        f"scale: every answer 200 or 503 with Retry-After: {s}"
+    scaled["v"].assert_kept_the_rules("scale")
 
 
 def test_acknowledged_votes_in_postgres(scaled):
-    v = scaled["v"]
-    miss = v.missing_in_pg(90)
-    assert not miss, f"scale: all {len(v.acked())} acknowledged votes in " \
-        f"Postgres: {len(miss)} missing, e.g. {miss[:5]}"
+    scaled["v"].assert_acked_in_postgres("scale")
